@@ -1,0 +1,240 @@
+"""RedactPixels: fill the boxes of PHI text on every frame it appears on, in the stored-value domain.
+
+The image stays what the loader gave: same dtype, bit depth, photometric interpretation and (for PALETTE COLOR)
+palette; only the pixels inside each PHI box and its margin change, every other pixel stays bit-exact. The fill is a
+stored value: a palette index for PALETTE COLOR, a YBR triplet for YBR images, a raw (not rescaled) value for
+greyscale, so what SaveDicom writes back is consistent with the unchanged header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from numbers import Real
+from typing import ClassVar
+
+import torch
+from monai.config import KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import MapTransform, Transform
+from monai.utils import TransformBackends
+
+from monai_deid.regions import TextRegion
+
+__all__ = ["RedactPixels", "RedactPixelsd"]
+
+Fill = str | float | Sequence[float]
+
+# torch implements no index_put for these; writes go through a same-width signed view, which is bit-exact.
+_SIGNED_VIEW = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
+
+
+def _signed_view(tensor: torch.Tensor) -> torch.Tensor:
+    """The plain tensor, unsigned types reinterpreted as the signed type of the same width (same bits)."""
+    plain = tensor.as_tensor() if isinstance(tensor, MetaTensor) else tensor
+    return plain.view(_SIGNED_VIEW.get(plain.dtype, plain.dtype))
+
+
+def _needs_redaction(region: TextRegion) -> bool:
+    """Fail closed: text that was never classified (``is_phi is None``) is redacted like PHI."""
+    return region.is_phi is not False
+
+
+class RedactPixels(Transform):
+    """Fill PHI text boxes of a ``(C, F, H, W)`` image on the frames they appear on.
+
+    Regions with ``is_phi`` True or None (unclassified) are filled; regions with ``is_phi`` False are kept. A box is
+    grown by ``margin`` pixels on every side and clipped to the image; for chroma-subsampled YBR (``*_422``,
+    ``*_420``) it is further aligned to the subsampling grid so that re-encoding cannot alter pixels outside it. A
+    region with empty ``frames`` is filled on every frame.
+
+    The background fill of a box is computed per channel and frame from a ring of ``ring`` pixels just outside it
+    (other text boxes excluded from the ring, so neighbouring strokes do not leak in): the median for continuous
+    images (an actual stored value, so it is valid for every bit depth and colour space), the most frequent index
+    for PALETTE COLOR. All fills are computed from the input before any box is written, so the result does not
+    depend on region order. Boxes that overlap are filled in region order.
+
+    Args:
+        margin: pixels added on each side of every box before filling.
+        fill: ``"background"`` (default) for the local background, or a constant stored value: one number for all
+            channels or one per channel (a palette index for PALETTE COLOR, a YBR triplet for YBR images).
+        ring: width in pixels of the ring outside the grown box that the background is measured on.
+    """
+
+    backend: ClassVar[list[TransformBackends]] = [TransformBackends.TORCH]
+
+    def __init__(self, margin: int = 3, fill: Fill = "background", ring: int = 3) -> None:
+        if margin < 0 or ring < 1:
+            raise ValueError("margin must be >= 0 and ring >= 1")
+        if isinstance(fill, str) and fill != "background":
+            raise ValueError('fill must be "background", a number or a sequence of numbers (one per channel)')
+        self.margin = int(margin)
+        self.fill = fill
+        self.ring = int(ring)
+
+    def __call__(
+        self,
+        img: torch.Tensor,
+        regions: Sequence[TextRegion],
+        photometric_interpretation: str | None = None,
+        bits_stored: int | None = None,
+    ) -> torch.Tensor:
+        """Return a redacted copy of ``img`` (the input is not modified; with nothing to redact it is returned as is).
+
+        Args:
+            img: stored pixel values, shape ``(C, F, H, W)``, any integer or float dtype, on any device. A
+                ``MetaTensor`` keeps its meta, which also supplies the two arguments below when they are not given.
+            regions: the text regions found in ``img``.
+            photometric_interpretation: colour space of the values in ``img`` (``meta["photometric_interpretation"]``);
+                only PALETTE COLOR and subsampled YBR change the behaviour.
+            bits_stored: bits stored per sample; a constant fill must fit in it (``meta["bits_stored"]``).
+
+        Raises:
+            ValueError: a box or frame index does not fit the image, or a constant fill does not fit the samples.
+        """
+        if img.ndim != 4:
+            raise ValueError(f"expected a (C, F, H, W) image, got {img.ndim} dimensions")
+        meta = img.meta if isinstance(img, MetaTensor) else {}
+        pi = str(photometric_interpretation or meta.get("photometric_interpretation") or "").upper()
+        bits = bits_stored or meta.get("bits_stored")
+        pixels = img.as_tensor() if isinstance(img, MetaTensor) else img
+        channels, n_frames, height, width = pixels.shape
+        jobs = []
+        for region in regions:
+            box = self._grown_box(region.box, pi, height, width)
+            if _needs_redaction(region) and box[0] < box[2] and box[1] < box[3]:
+                jobs.append((region, box, self._frame_index(region.frames, n_frames, pixels.device)))
+        if not jobs:
+            return img
+        if self.fill == "background":
+            # every text box (PHI or clinical), grown, with the frames it is on; empty frames mean all frames
+            text = [(self._grown_box(r.box, pi, height, width), set(r.frames)) for r in regions]
+            fills = [
+                self._background(pixels, box, idx, set(r.frames), text, pi == "PALETTE COLOR") for r, box, idx in jobs
+            ]
+        else:
+            constant = self._constant(pixels, channels, bits)
+            fills = [constant.expand(channels, n_frames if idx is None else len(idx)) for _, _, idx in jobs]
+
+        out = img.clone()
+        raw = _signed_view(out)
+        for (_, (x0, y0, x1, y1), idx), value in zip(jobs, fills, strict=True):
+            value = value.to(pixels.dtype).view(raw.dtype)[:, :, None, None]
+            if idx is None:
+                raw[:, :, y0:y1, x0:x1] = value
+            else:
+                raw[:, :, y0:y1, x0:x1][:, idx] = value
+        return out
+
+    def _grown_box(self, box: Sequence[int], pi: str, height: int, width: int) -> tuple[int, int, int, int]:
+        """The box plus margin, aligned to chroma subsampling, clipped to the image; may be empty."""
+        x0, y0, x1, y1 = (int(v) for v in box)
+        if x1 < x0 or y1 < y0:
+            raise ValueError("a text box has its end before its start")
+        x0, y0, x1, y1 = x0 - self.margin, y0 - self.margin, x1 + self.margin, y1 + self.margin
+        if pi.endswith(("_422", "_420")):
+            x0, x1 = x0 - x0 % 2, x1 + x1 % 2
+        if pi.endswith("_420"):
+            y0, y1 = y0 - y0 % 2, y1 + y1 % 2
+        return max(x0, 0), max(y0, 0), min(max(x1, 0), width), min(max(y1, 0), height)
+
+    @staticmethod
+    def _frame_index(region_frames: Sequence[int], n_frames: int, device: torch.device) -> torch.Tensor | None:
+        """Index tensor of the region's frames; ``None`` means every frame (no frames listed, or all of them)."""
+        if any(not 0 <= f < n_frames for f in region_frames):
+            raise ValueError(f"a text region names a frame outside 0..{n_frames - 1}")
+        unique = sorted(set(region_frames))
+        if not unique or len(unique) == n_frames:
+            return None
+        return torch.tensor(unique, dtype=torch.long, device=device)
+
+    def _background(
+        self,
+        pixels: torch.Tensor,
+        box: tuple[int, int, int, int],
+        idx: torch.Tensor | None,
+        region_frames: set[int],
+        text: list[tuple[tuple[int, int, int, int], set[int]]],
+        categorical: bool,
+    ) -> torch.Tensor:
+        """Per-channel, per-frame background value, shape ``(C, frames)``, from the ring around ``box``."""
+        x0, y0, x1, y1 = box
+        _, _, height, width = pixels.shape
+        wx0, wy0 = max(x0 - self.ring, 0), max(y0 - self.ring, 0)
+        wx1, wy1 = min(x1 + self.ring, width), min(y1 + self.ring, height)
+        ring = torch.ones(wy1 - wy0, wx1 - wx0, dtype=torch.bool)
+        ring[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] = False
+        # other text on a shared frame must not bias the background
+        clean = ring.clone()
+        for (bx0, by0, bx1, by1), frames in text:
+            if not frames or not region_frames or frames & region_frames:
+                clean[max(by0 - wy0, 0) : max(by1 - wy0, 0), max(bx0 - wx0, 0) : max(bx1 - wx0, 0)] = False
+        # fall back to the plain ring, then (for a box covering the whole image) to the box itself
+        mask = clean if clean.any() else ring if ring.any() else ~ring
+        window = pixels[:, :, wy0:wy1, wx0:wx1] if idx is None else pixels[:, idx, wy0:wy1, wx0:wx1]
+        window = window.double() if window.is_floating_point() else window.long()
+        samples = window[..., mask.to(pixels.device)]
+        # the lower median and the mode are values that occur in the ring, so they are valid stored values
+        return samples.mode(dim=-1).values if categorical else samples.median(dim=-1).values
+
+    def _constant(self, pixels: torch.Tensor, channels: int, bits: int | None) -> torch.Tensor:
+        """The constant fill as a ``(C, 1)`` tensor, checked against the sample range."""
+        values = [self.fill] * channels if isinstance(self.fill, Real) else list(self.fill)
+        if len(values) != channels:
+            raise ValueError(f"fill has {len(values)} values for an image with {channels} channels")
+        if not pixels.is_floating_point():
+            info = torch.iinfo(pixels.dtype)
+            low, high = info.min, info.max
+            if bits:
+                low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if info.min < 0 else (0, 2**bits - 1)
+            if any(v != int(v) or not low <= v <= high for v in values):
+                raise ValueError(f"a constant fill must be an integer in [{low}, {high}] for these samples")
+        dtype = torch.float64 if pixels.is_floating_point() else torch.long
+        return torch.tensor(values, dtype=dtype, device=pixels.device)[:, None]
+
+
+class RedactPixelsd(MapTransform):
+    """Dictionary wrapper of :py:class:`RedactPixels`.
+
+    Reads the image from ``data[key]`` and its text regions from ``data[f"{key}_text"]`` (written by
+    DetectBurnedInText, labelled by ClassifyPHI), redacts regions whose ``is_phi`` is True or None, and sets
+    ``meta["pixels_redacted"]`` to whether any pixel changed (kept True if an earlier pass already redacted).
+
+    Args:
+        keys: keys of the images to redact.
+        margin: pixels added on each side of every box before filling.
+        fill: ``"background"`` (default) or a constant stored value (one number or one per channel).
+        ring: width in pixels of the ring the background is measured on.
+        allow_missing_keys: don't raise if a key is missing.
+
+    Raises:
+        KeyError: ``data[f"{key}_text"]`` is missing: text detection has not run, so redaction cannot be trusted.
+        TypeError: ``data[key]`` is not a ``MetaTensor``.
+    """
+
+    backend = RedactPixels.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection = "image",
+        margin: int = 3,
+        fill: Fill = "background",
+        ring: int = 3,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.redactor = RedactPixels(margin=margin, fill=fill, ring=ring)
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            img = d[key]
+            if not isinstance(img, MetaTensor):
+                raise TypeError(f"{key!r} must be a MetaTensor with the loader's meta")
+            text_key = f"{key}_text"
+            if text_key not in d:
+                raise KeyError(f"{text_key!r} is missing: run DetectBurnedInText (and ClassifyPHI) before redaction")
+            out = self.redactor(img, d[text_key])
+            changed = out is not img and bool((_signed_view(out) != _signed_view(img)).any())
+            out.meta["pixels_redacted"] = bool(img.meta.get("pixels_redacted", False)) or changed
+            d[key] = out
+        return d

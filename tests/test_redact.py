@@ -1,0 +1,325 @@
+"""RedactPixels / RedactPixelsd on synthetic images with text rendered at known boxes.
+
+Every photometric interpretation, bit depth and frame count the loader produces: PHI strokes must all change, the
+filled box must read as one background value per channel and frame, and every pixel outside the grown boxes (clinical
+text included) must stay bit-exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from monai.data import MetaTensor
+from monai.transforms import Compose
+from PIL import Image, ImageDraw, ImageFont
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut, convert_color_space
+
+from monai_deid.redact import RedactPixels, RedactPixelsd
+from monai_deid.regions import TextRegion
+
+FONT = ImageFont.truetype(str(Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")), 14)
+HEIGHT, WIDTH = 96, 200
+MARGIN = 3
+
+
+@dataclass
+class Case:
+    """How one kind of stored image looks: colour space, sample type, background and text values per channel."""
+
+    pi: str
+    dtype: torch.dtype
+    bits_stored: int
+    background: tuple[int, ...]
+    text: tuple[int, ...]
+    noise: int  # amplitude of the background noise, in stored units
+
+
+CASES = {
+    "mono2-8bit": Case("MONOCHROME2", torch.uint8, 8, (40,), (230,), 6),
+    "mono1-12in16": Case("MONOCHROME1", torch.uint16, 12, (3500,), (200,), 40),
+    "mono2-16bit": Case("MONOCHROME2", torch.uint16, 16, (1000,), (60000,), 300),
+    "mono2-int16": Case("MONOCHROME2", torch.int16, 16, (-1000,), (2000,), 50),
+    "rgb-8bit": Case("RGB", torch.uint8, 8, (20, 30, 60), (255, 255, 0), 5),
+    "ybr_full-8bit": Case("YBR_FULL", torch.uint8, 8, (60, 140, 120), (235, 128, 128), 4),
+    "palette-8bit": Case("PALETTE COLOR", torch.uint8, 8, (3,), (200,), 0),
+}
+
+
+def text_mask(text: str, xy: tuple[int, int]) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Binary stroke mask of ``text`` drawn at ``xy`` and its tight end-exclusive box."""
+    canvas = Image.new("L", (WIDTH, HEIGHT), 0)
+    ImageDraw.Draw(canvas).text(xy, text, fill=255, font=FONT)
+    mask = torch.from_numpy(np.asarray(canvas) >= 128)
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    return mask, (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
+
+
+def grown(box: tuple[int, int, int, int], margin: int = MARGIN) -> tuple[slice, slice]:
+    """Row and column slices of a box plus margin, clipped to the image."""
+    x0, y0, x1, y1 = box
+    return slice(max(y0 - margin, 0), min(y1 + margin, HEIGHT)), slice(max(x0 - margin, 0), min(x1 + margin, WIDTH))
+
+
+def make_image(case: Case, frames: int, seed: int = 0) -> MetaTensor:
+    """Background of the case with a per-frame offset and noise, as the loader's (C, F, H, W) MetaTensor."""
+    gen = torch.Generator().manual_seed(seed)
+    bg = torch.tensor(case.background, dtype=torch.long)[:, None, None, None]
+    offset = torch.arange(frames, dtype=torch.long)[None, :, None, None] * (2 if case.pi == "PALETTE COLOR" else 7)
+    noise = torch.randint(-case.noise, case.noise + 1, (len(case.background), frames, HEIGHT, WIDTH), generator=gen)
+    pixels = (bg + offset + noise).to(case.dtype)
+    if case.pi == "PALETTE COLOR":
+        # the background index is the most frequent one but under half: the rest is spread over other indices
+        speckle = torch.rand(pixels.shape, generator=gen) < 0.6
+        pixels[speckle] = torch.randint(20, 30, pixels.shape, generator=gen, dtype=torch.uint8)[speckle]
+    meta = {
+        "photometric_interpretation": case.pi,
+        "bits_stored": case.bits_stored,
+        "bits_allocated": torch.iinfo(case.dtype).bits,
+        "pixel_representation": int(torch.iinfo(case.dtype).min < 0),
+        "samples_per_pixel": len(case.background),
+        "frames": frames,
+        "rows": HEIGHT,
+        "columns": WIDTH,
+    }
+    return MetaTensor(pixels, meta=meta)
+
+
+def burn(img: MetaTensor, mask: torch.Tensor, value: tuple[int, ...], frames: tuple[int, ...]) -> None:
+    """Write text strokes into ``img`` on ``frames``, in place."""
+    # torch has no masked writes for uint16: go through int64 and copy back
+    pixels = img.as_tensor()
+    strokes = pixels.long()
+    for f in frames:
+        strokes[:, f] = torch.where(mask, torch.tensor(value)[:, None, None], strokes[:, f])
+    pixels.copy_(strokes.to(pixels.dtype))
+
+
+def palette_header() -> Dataset:
+    """A PALETTE COLOR header with real 16-bit LUTs: index i -> a distinct colour."""
+    ds = Dataset()
+    ds.PhotometricInterpretation = "PALETTE COLOR"
+    ds.SamplesPerPixel = 1
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.PixelRepresentation = 0
+    index = np.arange(256, dtype=np.uint16)
+    for name, lut in (("Red", index * 257), ("Green", (255 - index) * 257), ("Blue", (index * 7 % 256) * 257)):
+        setattr(ds, f"{name}PaletteColorLookupTableDescriptor", [256, 0, 16])
+        setattr(ds, f"{name}PaletteColorLookupTableData", lut.astype("<u2").tobytes())
+    return ds
+
+
+def to_rgb(values: np.ndarray, case: Case) -> np.ndarray:
+    """(C, ...) stored values -> (..., 3) RGB colour, the way a viewer shows them."""
+    if case.pi == "PALETTE COLOR":
+        return apply_color_lut(values[0], palette_header())
+    if case.pi.startswith("YBR"):
+        return convert_color_space(np.moveaxis(values, 0, -1), case.pi, "RGB")
+    return np.moveaxis(values, 0, -1)
+
+
+def scene(case: Case, frames: int) -> tuple[MetaTensor, list[TextRegion], dict[str, torch.Tensor]]:
+    """An image with a PHI name, an unclassified ID and clinical text, all on every frame."""
+    img = make_image(case, frames)
+    every = tuple(range(frames))
+    masks, regions = {}, []
+    for name, text, xy, is_phi in (
+        ("phi", "DOE^JANE 1970-01-01", (6, 4), True),
+        ("unclassified", "ID 8812345", (100, 40), None),
+        ("clinical", "AXIAL T1 L", (6, 70), False),
+    ):
+        mask, box = text_mask(text, xy)
+        burn(img, mask, case.text, every)
+        masks[name] = mask
+        regions.append(TextRegion(frames=every, box=box, text=text, confidence=0.99, is_phi=is_phi))
+    return img, regions, masks
+
+
+def redacted_area(regions: list[TextRegion]) -> torch.Tensor:
+    """(H, W) mask of the grown boxes of the regions that must be redacted."""
+    area = torch.zeros(HEIGHT, WIDTH, dtype=torch.bool)
+    for region in regions:
+        if region.is_phi is not False:
+            area[grown(region.box)] = True
+    return area
+
+
+@pytest.mark.parametrize("frames", [1, 4])
+@pytest.mark.parametrize("name", list(CASES))
+def test_phi_boxes_become_uniform_background_and_the_rest_is_bit_exact(name: str, frames: int) -> None:
+    case = CASES[name]
+    img, regions, masks = scene(case, frames)
+    original = img.clone()
+    data = {"image": img, "image_text": regions}
+    out = RedactPixelsd(keys="image", margin=MARGIN)(data)["image"]
+
+    assert isinstance(out, MetaTensor)
+    assert out.dtype == case.dtype and out.shape == original.shape
+    assert out.meta["pixels_redacted"] is True
+    assert out.meta["photometric_interpretation"] == case.pi
+    assert torch.equal(img, original), "the input tensor must not be modified"
+    before, after = original.as_tensor().long(), out.as_tensor().long()
+
+    # every pixel outside the grown PHI / unclassified boxes is bit-exact, clinical text included
+    area = redacted_area(regions)
+    assert torch.equal(after[..., ~area], before[..., ~area])
+    assert torch.equal(after[..., masks["clinical"]], before[..., masks["clinical"]])
+
+    signed = torch.iinfo(case.dtype).min < 0
+    low, high = (
+        (-(2 ** (case.bits_stored - 1)), 2 ** (case.bits_stored - 1) - 1) if signed else (0, 2**case.bits_stored - 1)
+    )
+    for region, key in ((regions[0], "phi"), (regions[1], "unclassified")):
+        rows, cols = grown(region.box)
+        box = after[:, :, rows, cols].flatten(2)
+        # every stroke pixel changed, on every frame
+        assert (after[..., masks[key]] != before[..., masks[key]]).all()
+        # one value per channel and frame: no trace of strokes
+        assert (box == box[..., :1]).all()
+        fill = box[..., 0]
+        # that value is the local background: inside the range of the ring around the box, within the bit depth
+        ring = torch.zeros(HEIGHT, WIDTH, dtype=torch.bool)
+        ring[grown(region.box, MARGIN + 3)] = True
+        ring[rows, cols] = False
+        ring &= ~masks["phi"] & ~masks["unclassified"] & ~masks["clinical"]
+        around = before[..., ring]
+        assert (fill >= around.min(-1).values).all() and (fill <= around.max(-1).values).all()
+        assert low <= int(fill.min()) and int(fill.max()) <= high
+        if case.pi == "PALETTE COLOR":
+            # the index is the background's (the most frequent one), so the LUT shows the background colour
+            background = 3 + 2 * torch.arange(frames)
+            assert torch.equal(fill[0], background)
+            shown, expected = to_rgb(box.numpy(), case), to_rgb(background.numpy()[None, :, None], case)
+            assert (shown == expected).all()
+        if case.pi == "YBR_FULL":
+            # the colour a viewer shows is the background colour (within YBR->RGB rounding), not a bright block
+            shown = to_rgb(fill.numpy().astype(np.uint8)[:, :, None], case)[:, 0]
+            expected = to_rgb(
+                (torch.tensor(case.background)[:, None] + 7 * torch.arange(frames)).numpy().astype(np.uint8)[..., None],
+                case,
+            )[:, 0]
+            assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 2 * case.noise + 2
+
+
+def test_text_on_some_frames_is_redacted_only_there() -> None:
+    case = CASES["mono2-16bit"]
+    img = make_image(case, 5)
+    mask, box = text_mask("SMITH^JOHN", (20, 30))
+    burn(img, mask, case.text, (1, 3))
+    original = img.clone()
+    out = RedactPixels(margin=MARGIN)(img, [TextRegion(frames=(1, 3), box=box, text="x", confidence=0.9, is_phi=True)])
+
+    for f in (0, 2, 4):
+        assert torch.equal(out[:, f], original[:, f])
+    rows, cols = grown(box)
+    for f in (1, 3):
+        filled = out.as_tensor()[:, f, rows, cols]
+        assert (filled == filled.flatten()[0]).all()
+        assert (out.as_tensor()[:, f][:, mask] != original.as_tensor()[:, f][:, mask]).all()
+        outside = torch.ones(HEIGHT, WIDTH, dtype=torch.bool)
+        outside[rows, cols] = False
+        assert torch.equal(out.as_tensor()[:, f][:, outside], original.as_tensor()[:, f][:, outside])
+
+
+def test_background_ignores_neighbouring_text() -> None:
+    # a PHI box in a small gap between dense clinical text: most of its ring is bright strokes, the fill must not be
+    case = CASES["mono2-8bit"]
+    img = make_image(case, 1)
+    clinical = [(10, 10, 60, 39), (10, 51, 60, 60), (10, 39, 29, 51), (41, 39, 60, 51)]
+    for x0, y0, x1, y1 in clinical:
+        img.as_tensor()[:, :, y0:y1, x0:x1] = 250
+    regions = [TextRegion(frames=(0,), box=box, text="y", confidence=0.9, is_phi=False) for box in clinical]
+    img.as_tensor()[:, :, 43:47, 33:37] = 250
+    regions.append(TextRegion(frames=(0,), box=(33, 43, 37, 47), text="x", confidence=0.9, is_phi=True))
+    out = RedactPixels(margin=1, ring=6)(img, regions).as_tensor()
+    fill = out[0, 0, 42:48, 32:38]
+    assert (fill == fill[0, 0]).all()
+    assert abs(int(fill[0, 0]) - case.background[0]) <= case.noise
+    outside = torch.ones(HEIGHT, WIDTH, dtype=torch.bool)
+    outside[42:48, 32:38] = False
+    assert torch.equal(out[..., outside], img.as_tensor()[..., outside])
+
+
+def test_constant_fill_per_channel_and_range_checks() -> None:
+    case = CASES["ybr_full-8bit"]
+    img, regions, _ = scene(case, 2)
+    out = RedactPixels(fill=(16, 128, 128))(img, regions).as_tensor()
+    rows, cols = grown(regions[0].box)
+    assert (out[:, :, rows, cols] == torch.tensor([16, 128, 128], dtype=torch.uint8)[:, None, None, None]).all()
+
+    grey = CASES["mono1-12in16"]
+    img12, regions12, _ = scene(grey, 1)
+    assert (RedactPixels(fill=4095)(img12, regions12).as_tensor()[:, :, rows, cols] == 4095).all()
+    with pytest.raises(ValueError, match="integer in"):
+        RedactPixels(fill=4096)(img12, regions12)
+    with pytest.raises(ValueError, match="channels"):
+        RedactPixels(fill=(0, 0))(img, regions)
+    with pytest.raises(ValueError, match="fill must be"):
+        RedactPixels(fill="black")
+
+
+def test_signed_constant_fill_and_bad_regions() -> None:
+    case = CASES["mono2-int16"]
+    img, regions, _ = scene(case, 1)
+    rows, cols = grown(regions[0].box)
+    assert (RedactPixels(fill=-1024)(img, regions).as_tensor()[:, :, rows, cols] == -1024).all()
+    with pytest.raises(ValueError, match="frame outside"):
+        RedactPixels()(img, [TextRegion(frames=(1,), box=(0, 0, 5, 5), text="x", confidence=1.0, is_phi=True)])
+    with pytest.raises(ValueError, match="end before"):
+        RedactPixels()(img, [TextRegion(frames=(0,), box=(9, 0, 5, 5), text="x", confidence=1.0, is_phi=True)])
+
+
+def test_empty_frames_means_every_frame_and_box_at_the_edge_is_clipped() -> None:
+    case = CASES["rgb-8bit"]
+    img = make_image(case, 3)
+    region = TextRegion(frames=(), box=(WIDTH - 10, HEIGHT - 6, WIDTH + 20, HEIGHT + 5), text="x", confidence=1.0)
+    out = RedactPixels(margin=MARGIN)(img, [region]).as_tensor()
+    corner = out[:, :, HEIGHT - 9 :, WIDTH - 13 :]
+    assert (corner == corner[..., :1, :1]).all()
+    assert torch.equal(out[:, :, : HEIGHT - 9], img.as_tensor()[:, :, : HEIGHT - 9])
+
+
+def test_subsampled_ybr_boxes_are_aligned_to_the_chroma_grid() -> None:
+    case = Case("YBR_FULL_422", torch.uint8, 8, (60, 140, 120), (235, 128, 128), 4)
+    img = make_image(case, 1)
+    region = TextRegion(frames=(0,), box=(11, 20, 30, 30), text="x", confidence=1.0, is_phi=True)
+    out = RedactPixels(margin=2)(img, [region]).as_tensor()
+    changed_cols = torch.nonzero((out != img.as_tensor()).any(dim=(0, 1, 2))).flatten()
+    # grown box x 9..32 -> aligned 8..32: whole chroma pairs, so re-encoding 4:2:2 cannot touch a neighbour
+    filled = out[:, 0, 18:32, 8:32]
+    assert (filled == filled[:, :1, :1]).all()
+    assert int(changed_cols.min()) >= 8 and int(changed_cols.max()) <= 31
+    assert torch.equal(out[:, :, :, :8], img.as_tensor()[:, :, :, :8])
+    assert torch.equal(out[:, :, :, 32:], img.as_tensor()[:, :, :, 32:])
+
+
+def test_nothing_to_redact_keeps_the_input_and_flags_false() -> None:
+    case = CASES["mono2-8bit"]
+    img, regions, _ = scene(case, 1)
+    clinical_only = [r for r in regions if r.is_phi is False]
+    data = Compose([RedactPixelsd(keys="image")])({"image": img, "image_text": clinical_only})
+    assert data["image"] is img
+    assert data["image"].meta["pixels_redacted"] is False
+
+
+def test_dictionary_wrapper_requires_detection() -> None:
+    img, _, _ = scene(CASES["mono2-8bit"], 1)
+    with pytest.raises(KeyError, match="DetectBurnedInText"):
+        RedactPixelsd(keys="image")({"image": img})
+    with pytest.raises(TypeError, match="MetaTensor"):
+        RedactPixelsd(keys="image")({"image": img.as_tensor(), "image_text": []})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", list(CASES))
+def test_cuda_matches_cpu(name: str) -> None:
+    img, regions, _ = scene(CASES[name], 4)
+    regions.append(TextRegion(frames=(0, 2), box=(150, 60, 190, 80), text="x", confidence=1.0, is_phi=True))
+    cpu = RedactPixels()(img, regions)
+    gpu = RedactPixels()(img.to("cuda"), regions)
+    assert gpu.device.type == "cuda" and gpu.dtype == cpu.dtype
+    assert torch.equal(gpu.cpu().as_tensor(), cpu.as_tensor())
