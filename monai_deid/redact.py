@@ -43,15 +43,14 @@ class RedactPixels(Transform):
     """Fill PHI text boxes of a ``(C, F, H, W)`` image on the frames they appear on.
 
     Regions with ``is_phi`` True or None (unclassified) are filled; regions with ``is_phi`` False are kept. A box is
-    grown by ``margin`` pixels on every side and clipped to the image; for chroma-subsampled YBR (``*_422``,
-    ``*_420``) it is further aligned to the subsampling grid so that re-encoding cannot alter pixels outside it. A
-    region with empty ``frames`` is filled on every frame.
+    grown by ``margin`` pixels on every side and clipped to the image. A region with empty ``frames`` is filled on
+    every frame. Where grown boxes overlap, the later region's fill wins.
 
-    The background fill of a box is computed per channel and frame from a ring of ``ring`` pixels just outside it
-    (other text boxes excluded from the ring, so neighbouring strokes do not leak in): the median for continuous
-    images (an actual stored value, so it is valid for every bit depth and colour space), the most frequent index
-    for PALETTE COLOR. All fills are computed from the input before any box is written, so the result does not
-    depend on region order. Boxes that overlap are filled in region order.
+    The background fill of a box is computed per channel and frame from a ring of ``ring`` pixels just outside it,
+    other text boxes excluded so that neighbouring strokes do not leak in: the median for continuous images (an
+    actual stored value, so valid for every bit depth and colour space, YBR included), the most frequent index for
+    PALETTE COLOR. All fills are computed from the input before any box is written, so they do not depend on region
+    order.
 
     Args:
         margin: pixels added on each side of every box before filling.
@@ -78,15 +77,16 @@ class RedactPixels(Transform):
         photometric_interpretation: str | None = None,
         bits_stored: int | None = None,
     ) -> torch.Tensor:
-        """Return a redacted copy of ``img`` (the input is not modified; with nothing to redact it is returned as is).
+        """Return a redacted copy of ``img``; the input is not modified, and is returned as is when nothing is filled.
 
         Args:
             img: stored pixel values, shape ``(C, F, H, W)``, any integer or float dtype, on any device. A
-                ``MetaTensor`` keeps its meta, which also supplies the two arguments below when they are not given.
+                ``MetaTensor`` keeps its meta, which supplies the two arguments below when they are not given, and
+                gets ``meta["pixels_redacted"]``: whether any pixel changed (or had changed in an earlier pass).
             regions: the text regions found in ``img``.
-            photometric_interpretation: colour space of the values in ``img`` (``meta["photometric_interpretation"]``);
-                only PALETTE COLOR and subsampled YBR change the behaviour.
-            bits_stored: bits stored per sample; a constant fill must fit in it (``meta["bits_stored"]``).
+            photometric_interpretation: colour space of the values in ``img``; PALETTE COLOR switches the
+                background from the median to the most frequent index.
+            bits_stored: bits stored per sample; a constant fill must fit in it.
 
         Raises:
             ValueError: a box or frame index does not fit the image, or a constant fill does not fit the samples.
@@ -95,63 +95,58 @@ class RedactPixels(Transform):
             raise ValueError(f"expected a (C, F, H, W) image, got {img.ndim} dimensions")
         meta = img.meta if isinstance(img, MetaTensor) else {}
         pi = str(photometric_interpretation or meta.get("photometric_interpretation") or "").upper()
-        bits = bits_stored or meta.get("bits_stored")
         pixels = img.as_tensor() if isinstance(img, MetaTensor) else img
         channels, n_frames, height, width = pixels.shape
-        jobs = []
-        for region in regions:
-            box = self._grown_box(region.box, pi, height, width)
-            if _needs_redaction(region) and box[0] < box[2] and box[1] < box[3]:
-                jobs.append((region, box, self._frame_index(region.frames, n_frames, pixels.device)))
+        text = [(self._grown_box(r.box, height, width), set(r.frames)) for r in regions]
+        jobs = [
+            (box, frames, self._frame_index(frames, n_frames, pixels.device))
+            for region, (box, frames) in zip(regions, text, strict=True)
+            if _needs_redaction(region) and box[0] < box[2] and box[1] < box[3]
+        ]
         if not jobs:
             return img
         if self.fill == "background":
-            # every text box (PHI or clinical), grown, with the frames it is on; empty frames mean all frames
-            text = [(self._grown_box(r.box, pi, height, width), set(r.frames)) for r in regions]
             fills = [
-                self._background(pixels, box, idx, set(r.frames), text, pi == "PALETTE COLOR") for r, box, idx in jobs
+                self._background(pixels, box, idx, frames, text, pi == "PALETTE COLOR") for box, frames, idx in jobs
             ]
         else:
-            constant = self._constant(pixels, channels, bits)
-            fills = [constant.expand(channels, n_frames if idx is None else len(idx)) for _, _, idx in jobs]
+            fills = [self._constant(pixels, channels, bits_stored or meta.get("bits_stored"))] * len(jobs)
 
         out = img.clone()
-        raw = _signed_view(out)
-        for (_, (x0, y0, x1, y1), idx), value in zip(jobs, fills, strict=True):
-            value = value.to(pixels.dtype).view(raw.dtype)[:, :, None, None]
-            if idx is None:
-                raw[:, :, y0:y1, x0:x1] = value
-            else:
-                raw[:, :, y0:y1, x0:x1][:, idx] = value
+        raw, source = _signed_view(out), _signed_view(img)
+        for ((x0, y0, x1, y1), _, idx), value in zip(jobs, fills, strict=True):
+            # space is sliced first so that indexing the frames writes into ``raw`` itself, not into a copy
+            raw[:, :, y0:y1, x0:x1][:, idx] = value.to(pixels.dtype).view(raw.dtype)[:, :, None, None]
+        if isinstance(out, MetaTensor):
+            # compared after all writes, box by box: exact where boxes overlap, and no full-image pass
+            changed = torch.stack(
+                [(raw[:, idx, y0:y1, x0:x1] != source[:, idx, y0:y1, x0:x1]).any() for (x0, y0, x1, y1), _, idx in jobs]
+            ).any()
+            out.meta["pixels_redacted"] = bool(meta.get("pixels_redacted", False)) or bool(changed)
         return out
 
-    def _grown_box(self, box: Sequence[int], pi: str, height: int, width: int) -> tuple[int, int, int, int]:
-        """The box plus margin, aligned to chroma subsampling, clipped to the image; may be empty."""
+    def _grown_box(self, box: Sequence[int], height: int, width: int) -> tuple[int, int, int, int]:
+        """The box plus margin, clipped to the image; may be empty."""
         x0, y0, x1, y1 = (int(v) for v in box)
         if x1 < x0 or y1 < y0:
             raise ValueError("a text box has its end before its start")
-        x0, y0, x1, y1 = x0 - self.margin, y0 - self.margin, x1 + self.margin, y1 + self.margin
-        if pi.endswith(("_422", "_420")):
-            x0, x1 = x0 - x0 % 2, x1 + x1 % 2
-        if pi.endswith("_420"):
-            y0, y1 = y0 - y0 % 2, y1 + y1 % 2
-        return max(x0, 0), max(y0, 0), min(max(x1, 0), width), min(max(y1, 0), height)
+        m = self.margin
+        return max(x0 - m, 0), max(y0 - m, 0), min(max(x1 + m, 0), width), min(max(y1 + m, 0), height)
 
     @staticmethod
-    def _frame_index(region_frames: Sequence[int], n_frames: int, device: torch.device) -> torch.Tensor | None:
-        """Index tensor of the region's frames; ``None`` means every frame (no frames listed, or all of them)."""
-        if any(not 0 <= f < n_frames for f in region_frames):
+    def _frame_index(frames: set[int], n_frames: int, device: torch.device) -> torch.Tensor | slice:
+        """Index of the region's frames: a slice of every frame when none or all are listed, else an index tensor."""
+        if any(not 0 <= f < n_frames for f in frames):
             raise ValueError(f"a text region names a frame outside 0..{n_frames - 1}")
-        unique = sorted(set(region_frames))
-        if not unique or len(unique) == n_frames:
-            return None
-        return torch.tensor(unique, dtype=torch.long, device=device)
+        if not frames or len(frames) == n_frames:
+            return slice(None)
+        return torch.tensor(sorted(frames), dtype=torch.long, device=device)
 
     def _background(
         self,
         pixels: torch.Tensor,
         box: tuple[int, int, int, int],
-        idx: torch.Tensor | None,
+        idx: torch.Tensor | slice,
         region_frames: set[int],
         text: list[tuple[tuple[int, int, int, int], set[int]]],
         categorical: bool,
@@ -170,7 +165,7 @@ class RedactPixels(Transform):
                 clean[max(by0 - wy0, 0) : max(by1 - wy0, 0), max(bx0 - wx0, 0) : max(bx1 - wx0, 0)] = False
         # fall back to the plain ring, then (for a box covering the whole image) to the box itself
         mask = clean if clean.any() else ring if ring.any() else ~ring
-        window = pixels[:, :, wy0:wy1, wx0:wx1] if idx is None else pixels[:, idx, wy0:wy1, wx0:wx1]
+        window = pixels[:, idx, wy0:wy1, wx0:wx1]
         window = window.double() if window.is_floating_point() else window.long()
         samples = window[..., mask.to(pixels.device)]
         # the lower median and the mode are values that occur in the ring, so they are valid stored values
@@ -233,8 +228,7 @@ class RedactPixelsd(MapTransform):
             text_key = f"{key}_text"
             if text_key not in d:
                 raise KeyError(f"{text_key!r} is missing: run DetectBurnedInText (and ClassifyPHI) before redaction")
-            out = self.redactor(img, d[text_key])
-            changed = out is not img and bool((_signed_view(out) != _signed_view(img)).any())
-            out.meta["pixels_redacted"] = bool(img.meta.get("pixels_redacted", False)) or changed
-            d[key] = out
+            d[key] = self.redactor(img, d[text_key])
+            # with nothing to fill the input comes back as it was, without the flag
+            d[key].meta.setdefault("pixels_redacted", False)
         return d
