@@ -8,6 +8,7 @@ greyscale, so what SaveDicom writes back is consistent with the unchanged header
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping, Sequence
 from numbers import Real
 from typing import ClassVar
@@ -125,9 +126,9 @@ class RedactPixels(Transform):
             out.meta["pixels_redacted"] = bool(meta.get("pixels_redacted", False)) or bool(changed)
         return out
 
-    def _grown_box(self, box: Sequence[int], height: int, width: int) -> tuple[int, int, int, int]:
-        """The box plus margin, clipped to the image; may be empty."""
-        x0, y0, x1, y1 = (int(v) for v in box)
+    def _grown_box(self, box: Sequence[float], height: int, width: int) -> tuple[int, int, int, int]:
+        """The box plus margin, clipped to the image; may be empty. Fractional coordinates round outwards."""
+        x0, y0, x1, y1 = math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3])
         if x1 < x0 or y1 < y0:
             raise ValueError("a text box has its end before its start")
         m = self.margin

@@ -290,6 +290,14 @@ def test_empty_frames_means_every_frame_and_box_at_the_edge_is_clipped() -> None
     assert torch.equal(out[:, :, : HEIGHT - 9], img.as_tensor()[:, :, : HEIGHT - 9])
 
 
+def test_fractional_boxes_round_outwards() -> None:
+    img = torch.zeros(1, 1, HEIGHT, WIDTH, dtype=torch.uint8)
+    img[0, 0, 20:26, 10:31] = 200  # text touching every edge of the box (10.6, 20.2) - (30.4, 25.9)
+    region = TextRegion(frames=(0,), box=(10.6, 20.2, 30.4, 25.9), text="x", confidence=1.0, is_phi=True)
+    out = RedactPixels(margin=0)(img, [region])
+    assert int(out.count_nonzero()) == 0
+
+
 def test_nothing_to_redact_keeps_the_input_and_flags_false() -> None:
     case = CASES["mono2-8bit"]
     img, regions, _ = scene(case, 1)
