@@ -379,6 +379,12 @@ REAL_FILES = {
     "rle-palette": RealFile(pydicom_data_file("OBXXXX1A_rle.dcm"), [((0,), (20, 20, 300, 50))], (400, 500, 700, 540)),
     "palette": RealFile(pydicom_data_file("OT-PAL-8-face.dcm"), [((0,), (30, 30, 250, 60))], (300, 400, 600, 440)),
     "rgb-2frames": RealFile(pydicom_data_file("SC_rgb_2frame.dcm"), [((1,), (5, 5, 60, 20))], (5, 70, 60, 90)),
+    "ybr-full": RealFile(pydicom_data_file("SC_ybr_full_uncompressed.dcm"), [((0,), (5, 5, 60, 20))], (5, 70, 60, 90)),
+    "ybr-jpeg-baseline-30frames": RealFile(
+        pydicom_test_file("examples_ybr_color.dcm"),
+        [((), (10, 10, 150, 30)), ((3, 4), (200, 200, 300, 230))],
+        (10, 100, 100, 120),
+    ),
     "rgb-rle-2frames": RealFile(
         pydicom_test_file("SC_rgb_rle_2frame.dcm"),
         [((0, 1), (5, 5, 60, 20)), ((0,), (60, 40, 95, 55))],
@@ -495,7 +501,10 @@ def test_redact_then_save_decodes_everywhere(name: str, tmp_path: Path) -> None:
             reference = rendered_rgb(expected, pi, header)
             if reference.dtype == np.uint16:  # 16-bit palette entries: DCMTK shows their high byte
                 reference = (reference >> 8).astype(np.uint8)
-            assert np.array_equal(read_pnm_frames(tmp_path / "pnm", n_frames), reference)
+            difference = np.abs(read_pnm_frames(tmp_path / "pnm", n_frames).astype(int) - reference.astype(int))
+            # DCMTK's integer YBR->RGB arithmetic lands up to 2 levels from pydicom's float one (a mislabelled colour
+            # space is off by tens to hundreds); every other colour model must match exactly
+            assert difference.max() <= (2 if pi.startswith("YBR") else 0)
     else:
         assert syntax == J2K  # the only syntax of these files that DCMTK cannot decode (no JPEG 2000 codec)
 
@@ -520,3 +529,15 @@ def test_single_sample_images_keep_their_compressed_syntax(name: str, tmp_path: 
     source = pydicom.dcmread(real.path, stop_before_pixels=True)
     written = pydicom.dcmread(data["image_output"], stop_before_pixels=True)
     assert written.file_meta.TransferSyntaxUID == source.file_meta.TransferSyntaxUID
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="io.SaveDicom re-encodes a YBR_RCT JPEG 2000 source as RGB without the colour transform: valid and "
+    "lossless but the header's colour model changes and the file doubles (154 kB -> 330 kB for US1_J2KR). Setting "
+    "PhotometricInterpretation to YBR_RCT before pydicom's compress() gives an MCT codestream (152 kB), same pixels",
+)
+def test_ybr_rct_jpeg2000_stays_ybr_rct(tmp_path: Path) -> None:
+    data, _ = redact_and_save(REAL_FILES["ybr-j2k"], tmp_path)
+    written = pydicom.dcmread(data["image_output"])
+    assert written.PhotometricInterpretation == "YBR_RCT" and j2k_uses_mct(written)
