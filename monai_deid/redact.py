@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
+from itertools import groupby
 from numbers import Real
 from typing import ClassVar
 
@@ -33,6 +34,17 @@ def _signed_view(tensor: torch.Tensor) -> torch.Tensor:
     """The plain tensor, unsigned types reinterpreted as the signed type of the same width (same bits)."""
     plain = tensor.as_tensor() if isinstance(tensor, MetaTensor) else tensor
     return plain.view(_SIGNED_VIEW.get(plain.dtype, plain.dtype))
+
+
+def _frame_runs(frames: frozenset[int], n_frames: int) -> list[tuple[slice, int]]:
+    """Runs of consecutive ``frames`` (empty: every frame) as slices, each with its position among the frames."""
+    if not frames:
+        return [(slice(0, n_frames), 0)]
+    runs = []
+    for _, group in groupby(enumerate(sorted(frames)), key=lambda pair: pair[1] - pair[0]):
+        run = list(group)
+        runs.append((slice(run[0][1], run[-1][1] + 1), run[0][0]))
+    return runs
 
 
 def _needs_redaction(region: TextRegion) -> bool:
@@ -98,33 +110,53 @@ class RedactPixels(Transform):
         pi = str(photometric_interpretation or meta.get("photometric_interpretation") or "").upper()
         pixels = img.as_tensor() if isinstance(img, MetaTensor) else img
         channels, n_frames, height, width = pixels.shape
-        text = [(self._grown_box(r.box, height, width), set(r.frames)) for r in regions]
-        jobs = [
-            (box, frames, self._frame_index(frames, n_frames, pixels.device))
-            for region, (box, frames) in zip(regions, text, strict=True)
-            if _needs_redaction(region) and box[0] < box[2] and box[1] < box[3]
-        ]
+        text = self._boxes(regions, n_frames, height, width)
+        jobs = self._boxes([r for r in regions if _needs_redaction(r)], n_frames, height, width)
         if not jobs:
             return img
         if self.fill == "background":
-            fills = [
-                self._background(pixels, box, idx, frames, text, pi == "PALETTE COLOR") for box, frames, idx in jobs
-            ]
+            fills = [self._background(pixels, box, frames, text, pi == "PALETTE COLOR") for box, frames in jobs.items()]
         else:
             fills = [self._constant(pixels, channels, bits_stored or meta.get("bits_stored"))] * len(jobs)
 
         out = img.clone()
         raw, source = _signed_view(out), _signed_view(img)
-        for ((x0, y0, x1, y1), _, idx), value in zip(jobs, fills, strict=True):
-            # space is sliced first so that indexing the frames writes into ``raw`` itself, not into a copy
-            raw[:, :, y0:y1, x0:x1][:, idx] = value.to(pixels.dtype).view(raw.dtype)[:, :, None, None]
+        changed = []
+        for ((x0, y0, x1, y1), frames), fill in zip(jobs.items(), fills, strict=True):
+            value = fill.to(pixels.dtype).view(raw.dtype)[:, :, None, None]
+            # plain slices over runs of frames: advanced indexing into a large tensor is slow, and torch lacks it
+            # for some dtypes
+            for run, offset in _frame_runs(frames, n_frames):
+                raw[:, run, y0:y1, x0:x1] = (
+                    value[:, offset : offset + run.stop - run.start] if value.shape[1] > 1 else value
+                )
         if isinstance(out, MetaTensor):
-            # compared after all writes, box by box: exact where boxes overlap, and no full-image pass
-            changed = torch.stack(
-                [(raw[:, idx, y0:y1, x0:x1] != source[:, idx, y0:y1, x0:x1]).any() for (x0, y0, x1, y1), _, idx in jobs]
-            ).any()
-            out.meta["pixels_redacted"] = bool(meta.get("pixels_redacted", False)) or bool(changed)
+            # compared box by box after all writes: exact where boxes overlap, and no full-image pass
+            for (x0, y0, x1, y1), frames in jobs.items():
+                for run, _ in _frame_runs(frames, n_frames):
+                    changed.append((raw[:, run, y0:y1, x0:x1] != source[:, run, y0:y1, x0:x1]).any())
+            out.meta["pixels_redacted"] = bool(meta.get("pixels_redacted", False)) or bool(torch.stack(changed).any())
         return out
+
+    def _boxes(
+        self, regions: Sequence[TextRegion], n_frames: int, height: int, width: int
+    ) -> dict[tuple[int, int, int, int], frozenset[int]]:
+        """Non-empty grown boxes and the frames each is on (empty: every frame); regions with the same box merge.
+
+        A clock or counter redrawn on every frame of a cine loop thus becomes one box, filled in one pass.
+        """
+        boxes: dict[tuple[int, int, int, int], frozenset[int]] = {}
+        for region in regions:
+            frames = frozenset(int(f) for f in region.frames)
+            if any(not 0 <= f < n_frames for f in frames):
+                raise ValueError(f"a text region names a frame outside 0..{n_frames - 1}")
+            box = self._grown_box(region.box, height, width)
+            if box[0] >= box[2] or box[1] >= box[3]:
+                continue
+            if box in boxes:
+                frames = frozenset() if not frames or not boxes[box] else frames | boxes[box]
+            boxes[box] = frozenset() if len(frames) == n_frames else frames
+        return boxes
 
     def _grown_box(self, box: Sequence[float], height: int, width: int) -> tuple[int, int, int, int]:
         """The box plus margin, clipped to the image; may be empty. Fractional coordinates round outwards."""
@@ -134,39 +166,29 @@ class RedactPixels(Transform):
         m = self.margin
         return max(x0 - m, 0), max(y0 - m, 0), min(max(x1 + m, 0), width), min(max(y1 + m, 0), height)
 
-    @staticmethod
-    def _frame_index(frames: set[int], n_frames: int, device: torch.device) -> torch.Tensor | slice:
-        """Index of the region's frames: a slice of every frame when none or all are listed, else an index tensor."""
-        if any(not 0 <= f < n_frames for f in frames):
-            raise ValueError(f"a text region names a frame outside 0..{n_frames - 1}")
-        if not frames or len(frames) == n_frames:
-            return slice(None)
-        return torch.tensor(sorted(frames), dtype=torch.long, device=device)
-
     def _background(
         self,
         pixels: torch.Tensor,
         box: tuple[int, int, int, int],
-        idx: torch.Tensor | slice,
-        region_frames: set[int],
-        text: list[tuple[tuple[int, int, int, int], set[int]]],
+        frames: frozenset[int],
+        text: dict[tuple[int, int, int, int], frozenset[int]],
         categorical: bool,
     ) -> torch.Tensor:
         """Per-channel, per-frame background value, shape ``(C, frames)``, from the ring around ``box``."""
         x0, y0, x1, y1 = box
-        _, _, height, width = pixels.shape
+        _, n_frames, height, width = pixels.shape
         wx0, wy0 = max(x0 - self.ring, 0), max(y0 - self.ring, 0)
         wx1, wy1 = min(x1 + self.ring, width), min(y1 + self.ring, height)
         ring = torch.ones(wy1 - wy0, wx1 - wx0, dtype=torch.bool)
         ring[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] = False
         # other text on a shared frame must not bias the background
         clean = ring.clone()
-        for (bx0, by0, bx1, by1), frames in text:
-            if not frames or not region_frames or frames & region_frames:
+        for (bx0, by0, bx1, by1), other in text.items():
+            if not other or not frames or other & frames:
                 clean[max(by0 - wy0, 0) : max(by1 - wy0, 0), max(bx0 - wx0, 0) : max(bx1 - wx0, 0)] = False
         # fall back to the plain ring, then (for a box covering the whole image) to the box itself
         mask = clean if clean.any() else ring if ring.any() else ~ring
-        window = pixels[:, idx, wy0:wy1, wx0:wx1]
+        window = torch.cat([pixels[:, run, wy0:wy1, wx0:wx1] for run, _ in _frame_runs(frames, n_frames)], dim=1)
         window = window.double() if window.is_floating_point() else window.long()
         samples = window[..., mask.to(pixels.device)]
         # the lower median and the mode are values that occur in the ring, so they are valid stored values

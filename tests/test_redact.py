@@ -212,24 +212,52 @@ def test_phi_boxes_become_uniform_background_and_the_rest_is_bit_exact(name: str
             assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 2 * case.noise + 2
 
 
-def test_text_on_some_frames_is_redacted_only_there() -> None:
-    case = CASES["mono2-16bit"]
-    img = make_image(case, 5)
-    mask, box = text_mask("SMITH^JOHN", (20, 30))
-    burn(img, mask, case.text, (1, 3))
-    original = img.clone()
-    out = RedactPixels(margin=MARGIN)(img, [TextRegion(frames=(1, 3), box=box, text="x", confidence=0.9, is_phi=True)])
+def ring_median(frame: torch.Tensor, box: tuple[int, int, int, int], ring: int = 3) -> torch.Tensor:
+    """Lower median per channel of the ``ring`` pixels around the grown ``box`` of one ``(C, H, W)`` frame."""
+    around = torch.zeros(HEIGHT, WIDTH, dtype=torch.bool)
+    around[grown(box, MARGIN + ring)] = True
+    around[grown(box)] = False
+    return frame[:, around].long().median(dim=-1).values
 
-    for f in (0, 2, 4):
-        assert torch.equal(out[:, f], original[:, f])
+
+@pytest.mark.parametrize("frames", [(1, 3), (1, 2, 4), (0, 1, 2, 3, 4, 5)])
+def test_text_on_some_frames_is_redacted_only_there(frames: tuple[int, ...]) -> None:
+    case = CASES["mono2-16bit"]
+    img = make_image(case, 6)
+    mask, box = text_mask("SMITH^JOHN", (20, 30))
+    burn(img, mask, case.text, frames)
+    original = img.clone().as_tensor()
+    out = RedactPixels(margin=MARGIN)(img, [TextRegion(frames=frames, box=box, text="x", confidence=0.9, is_phi=True)])
+    out = out.as_tensor()
+
     rows, cols = grown(box)
-    for f in (1, 3):
-        filled = out.as_tensor()[:, f, rows, cols]
-        assert (filled == filled.flatten()[0]).all()
-        assert (out.as_tensor()[:, f][:, mask] != original.as_tensor()[:, f][:, mask]).all()
-        outside = torch.ones(HEIGHT, WIDTH, dtype=torch.bool)
-        outside[rows, cols] = False
-        assert torch.equal(out.as_tensor()[:, f][:, outside], original.as_tensor()[:, f][:, outside])
+    outside = torch.ones(HEIGHT, WIDTH, dtype=torch.bool)
+    outside[rows, cols] = False
+    for f in range(6):
+        if f not in frames:
+            assert torch.equal(out[:, f], original[:, f])
+            continue
+        filled = out[:, f, rows, cols]
+        # this frame's own background, not another frame's
+        assert (filled.long() == ring_median(original[:, f], box)[:, None, None]).all()
+        assert (out[:, f][:, mask] != original[:, f][:, mask]).all()
+        assert torch.equal(out[:, f][:, outside], original[:, f][:, outside])
+
+
+def test_a_box_repeated_on_frames_is_one_box() -> None:
+    # a clock redrawn on every other frame of a cine loop: one region per frame, same box, different text
+    case = CASES["rgb-8bit"]
+    img = make_image(case, 6)
+    mask, box = text_mask("12:00:01", (120, 70))
+    burn(img, mask, case.text, (0, 2, 4))
+    clock = [TextRegion(frames=(f,), box=box, text=f"12:00:0{f}", confidence=0.9, is_phi=True) for f in (0, 2, 4)]
+    out = RedactPixels(margin=MARGIN)(img, clock).as_tensor()
+    rows, cols = grown(box)
+    for f in range(6):
+        if f % 2:
+            assert torch.equal(out[:, f], img.as_tensor()[:, f])
+        else:
+            assert (out[:, f, rows, cols].long() == ring_median(img.as_tensor()[:, f], box)[:, None, None]).all()
 
 
 def test_background_ignores_neighbouring_text() -> None:
