@@ -61,6 +61,7 @@ _LOSSY_SYNTAXES = frozenset(
     ["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.112"]
     + [f"1.2.840.10008.1.2.4.{n}" for n in range(100, 109)]
 )
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _UID_NAME = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -111,6 +112,14 @@ def is_dicom_file(path: str | Path) -> bool:
     return "SOPClassUID" in ds
 
 
+def _syntax_read_with(ds: Dataset) -> str:
+    """The native transfer syntax a dataset without file meta was actually parsed in."""
+    implicit, little = ds.original_encoding
+    if implicit:
+        return "1.2.840.10008.1.2"
+    return ExplicitVRLittleEndian if little else _BIG_ENDIAN
+
+
 def _read_dataset(path: Path) -> Dataset:
     """Parse the whole file, turning every parser failure into a typed error that names the file."""
     try:
@@ -123,6 +132,8 @@ def _read_dataset(path: Path) -> Dataset:
         # Convert every element now, with the encoding it was read with: copies of unconverted elements lose it.
         for _ in ds.iterall():
             pass
+        if "TransferSyntaxUID" not in ds.file_meta:
+            ds.file_meta.TransferSyntaxUID = _syntax_read_with(ds)
         return ds
     except InvalidDicomError:
         raise
@@ -300,8 +311,23 @@ _LOSSLESS_REENCODE: dict[str, tuple[str, dict[str, Any]]] = {
 _NATIVE_SYNTAXES = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99"}
 
 
+#: Word sizes of the binary VRs whose bytes pydicom keeps in the byte order they were read with.
+_WORD_SIZES = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+
+
+def _swap_binary_words(ds: Dataset) -> None:
+    """Turn big-endian binary values (palette LUT data, overlays, ...) little-endian, at every depth."""
+    for element in ds.iterall():
+        size = _WORD_SIZES.get(element.VR)
+        if size and element.value:
+            words = np.frombuffer(element.value, dtype=f">u{size}")
+            element.value = words.astype(f"<u{size}").tobytes()
+
+
 def _encode_changed(ds: Dataset, image: torch.Tensor | np.ndarray, photometric: str, source_syntax: str) -> None:
     """Encode changed pixels losslessly: original syntax where possible, else Explicit VR Little Endian."""
+    if source_syntax == _BIG_ENDIAN:
+        _swap_binary_words(ds)
     frames = _native_frames(image)
     _set_native_pixels(ds, frames, photometric)
     if source_syntax in _NATIVE_SYNTAXES:
