@@ -151,9 +151,12 @@ def _check_pixel_content(path: Path, ds: Dataset) -> None:
         if keyword in ds:
             raise UnsupportedContentError(path, reason)
     if "PixelData" not in ds:
-        other = "float pixel data is not supported" if ("FloatPixelData" in ds or "DoubleFloatPixelData" in ds) else ""
+        if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
+            raise MissingPixelDataError(path, "float pixel data is not supported")
         name = UID(sop_class).name if sop_class else "unknown SOP class"
-        raise MissingPixelDataError(path, other or f"no Pixel Data in a {name} object")
+        # pydicom stops silently at the end of a truncated file, so an image without pixels is most often one
+        hint = " (the file may be truncated)" if "Image Storage" in name else ""
+        raise MissingPixelDataError(path, f"no Pixel Data in a {name} object{hint}")
 
 
 def _decode(path: Path, ds: Dataset) -> tuple[np.ndarray, str]:
