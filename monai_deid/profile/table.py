@@ -49,13 +49,11 @@ class ActionMap:
     by_tag: dict[int, str]
     repeating: dict[tuple[int, int | None], str]
 
-    def repeating_action(self, tag: int) -> str | None:
-        """Action of a tag in an even repeating group (50xx curves, 60xx overlays), or None."""
-        group, element = tag >> 16, tag & 0xFFFF
-        base = group & 0xFF00
-        if base not in REPEATING_GROUP_BASES or group & 1:
-            return None
-        return self.repeating.get((base, element)) or self.repeating.get((base, None))
+    @staticmethod
+    def in_curve_or_overlay_group(tag: int) -> bool:
+        """Whether a tag lies in an even repeating group of the table: curves (50xx) or overlays (60xx)."""
+        group = tag >> 16
+        return not group & 1 and group & 0xFF00 in REPEATING_GROUP_BASES
 
 
 @cache

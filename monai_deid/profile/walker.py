@@ -112,8 +112,9 @@ class Walk:
                 elem.value = cleaner(str(elem.value)) if elem.VM <= 1 else [cleaner(str(v)) for v in elem.value]
 
     def _unlisted(self, ds: Dataset, tag: int, structured: bool) -> None:
-        if self.actions.repeating_action(tag) is not None:
-            # Overlay and curve bitmaps cannot be inspected here: their whole repeating group goes.
+        if self.actions.in_curve_or_overlay_group(tag):
+            # Overlay and curve bitmaps cannot be inspected here: their whole repeating group goes, so no
+            # incomplete Overlay Plane module is left behind.
             del ds[tag]
             return
         vr = ds.get_item(tag).VR or _vr_of(tag)
