@@ -52,6 +52,7 @@ KEEP_PRESENT = {
     "00080023": ("D", "Type 1 in enhanced and multi-frame image modules, 2C in General Image"),
     "00080033": ("D", "Type 1 in enhanced and multi-frame image modules, 2C in General Image"),
     "00180010": ("Z", "Type 2 in the Contrast/Bolus module"),
+    "00081070": ("Z", "Type 2 in the RT Series module"),
     "00181000": ("D", "Type 1 in the Enhanced General Equipment module"),
     "00189919": ("Z", "Type 2 in the Instructions module"),
     "0040A032": ("D", "Type 1C in content items (Observation DateTime)"),

@@ -58,8 +58,7 @@ def _uid(*parts: object) -> str:
 def _instance(p: int, s: int, i: int, study_date: str) -> Dataset:
     patient = PATIENTS[p]
     ds = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
-    for tag in [t for t in ds.keys() if t.is_private]:  # start from our own private blocks
-        del ds[tag]
+    ds.remove_private_tags()  # start from our own private blocks
     family, given = patient["name"].split("^")[:2]
     ds.PatientName = patient["name"]
     ds.PatientID = patient["id"]
@@ -88,7 +87,9 @@ def _instance(p: int, s: int, i: int, study_date: str) -> Dataset:
     ds.OperatorsName = OPERATOR
     ds.StationName = STATION
     ds.DeviceSerialNumber = SERIAL
-    ds.StudyDescription = f"CT CHEST for {given} {family} MRN {patient['id']} on {study_date[6:]}/{study_date[4:6]}/{study_date[:4]}"
+    ds.StudyDescription = (
+        f"CT CHEST for {given} {family} MRN {patient['id']} on {study_date[6:]}/{study_date[4:6]}/{study_date[:4]}"
+    )
     ds.SeriesDescription = f"AX LUNG Dr {REFERRING.split('^')[0]} {study_date[:4]}-{study_date[4:6]}-{study_date[6:]}"
     ds.ImageComments = f"{given} {family} called 555-867-5309, acc {ds.AccessionNumber}"
     ds.BurnedInAnnotation = "NO"

@@ -115,9 +115,10 @@ def test_references_follow_and_intervals_survive(originals, scrubbed):
         if "ReferencedImageSequence" in original:
             old_ref = original.ReferencedImageSequence[0].ReferencedSOPInstanceUID
             assert ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID == new_sop[old_ref]
-            assert ds.SourceImageSequence[0].ReferencedSOPInstanceUID == new_sop[
-                original.SourceImageSequence[0].ReferencedSOPInstanceUID
-            ]
+            assert (
+                ds.SourceImageSequence[0].ReferencedSOPInstanceUID
+                == new_sop[original.SourceImageSequence[0].ReferencedSOPInstanceUID]
+            )
             checked += 1
     assert checked == 8
     by_patient = defaultdict(dict)
@@ -153,7 +154,9 @@ def test_mapping_records_identifiers_and_uids(study_set, tmp_path):
     lines = csv_path.read_text().splitlines()
     assert lines[0] == "id_old,id_new"
     pairs = dict(line.split(",", 1) for line in lines[1:])
-    written = {uid for ds in scrubbed.values() for uid in (ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)}
+    written = {
+        uid for ds in scrubbed.values() for uid in (ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    }
     uid_pairs = {old: new for old, new in pairs.items() if new in written}
     assert len(uid_pairs) == 4 + 4 + 12  # studies, series, instances
     assert all(old in study_set.uids for old in uid_pairs)

@@ -14,7 +14,14 @@ TEXT_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 STRING_VRS = TEXT_VRS | frozenset({"AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"})
 
 # Dummy values valid for their VR (CS and AE within 16 characters of the allowed repertoire).
-_DUMMY_TEXT = {"AE": "ANONYMOUS", "AS": "000D", "CS": "ANONYMIZED", "DS": "0", "IS": "0", "UR": ""}
+_DUMMY_TEXT = {
+    "AE": "ANONYMOUS",
+    "AS": "000D",
+    "CS": "ANONYMIZED",
+    "DS": "0",
+    "IS": "0",
+    "UR": "http://anonymized.invalid/",
+}
 
 
 def empty_value(elem: DataElement) -> object:
@@ -37,4 +44,6 @@ def dummy_value(elem: DataElement) -> object:
         return "ANONYMIZED"
     if vr in ("FL", "FD", "SL", "SS", "SV", "UL", "US", "UV"):
         return 0
+    if isinstance(elem.value, bytes):  # OB, OW, UN and other binary VRs: zeros of the same (even) length
+        return bytes(len(elem.value))
     return None

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
 from monai_deid.profile.actions import TEXT_VRS, dummy_value, empty_value
@@ -18,7 +18,7 @@ from monai_deid.profile.clean_text import TextCleaner
 from monai_deid.profile.dates import shift_da, shift_dt
 from monai_deid.profile.pseudonyms import Pseudonymizer
 from monai_deid.profile.safe_private import is_safe_private
-from monai_deid.profile.table import ActionMap
+from monai_deid.profile.table import ActionMap, load_table
 from monai_deid.profile.uids import UidReplacer
 
 __all__ = ["Walk"]
@@ -27,6 +27,7 @@ PATIENT_NAME = 0x00100010
 PATIENT_ID = 0x00100020
 _TERM_KEYWORD = re.compile(r"(ID|IDs|Number|Numbers|Name|Address|Title|Locator|Value)$")
 _TERM_VRS = frozenset({"AE", "LO", "SH"})
+_CLEANED_AWAY = "ANONYMIZED"
 # File meta attributes outside Table E.1-1 that name sending/receiving stations: device identity.
 _FILE_META_DEVICE_TAGS = (0x00020016, 0x00020017, 0x00020018)
 
@@ -40,10 +41,25 @@ def _vr_of(tag: int) -> str:
 
 
 @cache
+def _term_tags() -> frozenset[int]:
+    """Identifier attributes (IDs, numbers, names of institutions and stations, addresses) of Table E.1-1.
+
+    Their values are removed from free text elsewhere in the header. Descriptors (attributes that Clean
+    Descriptors keeps) are excluded: their words are clinical as often as not.
+    """
+    tags = set()
+    for record in load_table().attributes:
+        tag = int(record["tag"], 16)
+        if "clean_descriptors" in record["options"] or _vr_of(tag) not in _TERM_VRS:
+            continue
+        if _TERM_KEYWORD.search(record["keyword"]):
+            tags.add(tag)
+    return frozenset(tags)
+
+
 def _is_term_tag(tag: int) -> bool:
     """Attributes whose values are identifiers or names that free text elsewhere must also lose."""
-    vr = _vr_of(tag)
-    return vr == "PN" or (vr in _TERM_VRS and bool(_TERM_KEYWORD.search(keyword_for_tag(tag) or "")))
+    return tag in _term_tags() or _vr_of(tag) == "PN"
 
 
 @dataclass
@@ -109,7 +125,10 @@ class Walk:
             if elem.VR == "PN":  # a person name has no clinical words to keep
                 elem.value = ""
             elif elem.value:
-                elem.value = cleaner(str(elem.value)) if elem.VM <= 1 else [cleaner(str(v)) for v in elem.value]
+                values = [elem.value] if elem.VM <= 1 else list(elem.value)
+                # A value cleaned away entirely gets a dummy, so Type 1 attributes (RT Plan Label) stay valid.
+                cleaned = [cleaner(str(v)) or _CLEANED_AWAY for v in values]
+                elem.value = cleaned[0] if elem.VM <= 1 else cleaned
 
     def _unlisted(self, ds: Dataset, tag: int, structured: bool) -> None:
         if self.actions.in_curve_or_overlay_group(tag):
