@@ -1,0 +1,209 @@
+"""The batch runner: find DICOM under an input path, run the pipeline on each file, audit every outcome.
+
+One bad file never stops the batch: its typed error becomes a ``failed`` or ``quarantined`` audit record and the run
+goes on. Workers are separate processes (spawned, so CUDA and EasyOCR are safe), each building its pipeline once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from monai_deid.audit import AuditLog, AuditRecord, Status
+from monai_deid.errors import DeidError, UnsupportedContentError, VerificationError
+from monai_deid.io import is_dicom_file
+
+__all__ = ["RunSummary", "find_inputs", "process_file", "run_batch"]
+
+#: Names that claim to be DICOM: such a file that does not parse is a failure, not a stray file to skip.
+_DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
+#: Errors that mean "read, but not provably clean": the file is withheld, not broken.
+_QUARANTINE_ERRORS = (UnsupportedContentError, VerificationError)
+
+
+def find_inputs(input_path: str | Path, exclude: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
+    """Candidate DICOM files under ``input_path`` (recursively) and the files skipped as not DICOM.
+
+    Args:
+        input_path: a file or a folder.
+        exclude: folders or files never to read (the output folder, the audit file, the quarantine).
+
+    Returns:
+        ``(candidates, skipped)``, both sorted. Candidates are DICOM by content, or files whose name claims DICOM.
+    """
+    input_path = Path(input_path)
+    if input_path.is_file():
+        return [input_path], []
+    excluded = [p.resolve() for p in exclude or []]
+    candidates, skipped = [], []
+    for path in sorted(p for p in input_path.rglob("*") if p.is_file()):
+        resolved = path.resolve()
+        if any(resolved == e or e in resolved.parents for e in excluded):
+            continue
+        if path.suffix.lower() in _DICOM_SUFFIXES or is_dicom_file(path):
+            candidates.append(path)
+        else:
+            skipped.append(path)
+    return candidates, skipped
+
+
+def _deid_error(exc: BaseException) -> DeidError | None:
+    """The typed error behind ``exc``: MONAI's Compose wraps transform errors in RuntimeError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DeidError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _quarantine(source: Path, quarantine_dir: Path) -> str:
+    """Copy an input that was not written into the quarantine folder, under a name that carries no PHI."""
+    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    target = quarantine_dir / f"{hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:24]}.dcm"
+    shutil.copyfile(source, target)
+    return str(target)
+
+
+def process_file(
+    path: Path, pipeline: Callable[[dict], dict], quarantine_dir: Path | None = None, key: str = "image"
+) -> AuditRecord:
+    """Run ``pipeline`` on one file and describe the outcome; never raises for a bad file."""
+    try:
+        data = pipeline({key: str(path)})
+    except Exception as exc:  # one bad file never stops the batch
+        error = _deid_error(exc)
+        if error is None:
+            # Unknown errors may quote header values: record only the type, never the message.
+            status, code, reason = Status.FAILED, "internal_error", f"unexpected {type(exc).__name__} in the pipeline"
+        else:
+            status = Status.QUARANTINED if isinstance(error, _QUARANTINE_ERRORS) else Status.FAILED
+            code, reason = error.code, error.reason
+        record = AuditRecord(source=str(path), output=None, status=status, reason=reason, code=code)
+        if quarantine_dir is not None:
+            record.details["quarantined_copy"] = _quarantine(path, quarantine_dir)
+        return record
+    return AuditRecord(
+        source=str(path), output=str(data[f"{key}_output"]), status=Status.OK, details=_details(data, key)
+    )
+
+
+def _details(data: dict, key: str) -> dict[str, Any]:
+    """PHI-free facts for the audit: the pixel facts from ``.meta`` and the text regions without their text."""
+    image = data.get(key)
+    meta = dict(getattr(image, "meta", {}) or {})
+    details: dict[str, Any] = {
+        name: meta[name]
+        for name in ("modality", "frames", "transfer_syntax", "text_scanned", "pixels_redacted", "deid_verified")
+        if name in meta
+    }
+    regions = data.get(f"{key}_text")
+    if regions is not None:
+        details["text_regions"] = [region.audit_record() for region in regions]
+    return details
+
+
+@dataclass
+class RunSummary:
+    """Counts of a batch run, by audit status."""
+
+    counts: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def processed(self) -> int:
+        return sum(n for status, n in self.counts.items() if status != Status.SKIPPED)
+
+    @property
+    def not_written(self) -> int:
+        return self.counts[Status.FAILED] + self.counts[Status.QUARANTINED]
+
+    def table(self) -> str:
+        """The end-of-run summary, as printed on the terminal."""
+        rate = self.processed / self.seconds if self.seconds > 0 else 0.0
+        rows = [
+            ("processed", self.processed),
+            ("written", self.counts[Status.OK]),
+            ("failed", self.counts[Status.FAILED]),
+            ("quarantined", self.counts[Status.QUARANTINED]),
+            ("skipped", self.counts[Status.SKIPPED]),
+        ]
+        lines = [f"  {name:<12}{count:>8}" for name, count in rows]
+        lines.append(f"  {'seconds':<12}{self.seconds:>8.1f}   ({rate:.2f} files/s)")
+        return "\n".join(lines)
+
+
+_worker_pipeline: Callable[[dict], dict] | None = None
+
+
+def _init_worker(factory: Callable[..., Callable[[dict], dict]], kwargs: dict[str, Any]) -> None:
+    global _worker_pipeline
+    _worker_pipeline = factory(**kwargs)
+
+
+def _work(args: tuple[Path, Path | None]) -> AuditRecord:
+    assert _worker_pipeline is not None, "worker not initialised"
+    return process_file(args[0], _worker_pipeline, args[1])
+
+
+def _records(
+    files: list[Path],
+    factory: Callable[..., Callable[[dict], dict]],
+    kwargs: dict[str, Any],
+    workers: int,
+    quarantine_dir: Path | None,
+) -> Iterator[AuditRecord]:
+    if workers <= 1:
+        pipeline = factory(**kwargs)
+        for path in files:
+            yield process_file(path, pipeline, quarantine_dir)
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_init_worker, initargs=(factory, kwargs)) as pool:
+        yield from pool.imap_unordered(_work, [(path, quarantine_dir) for path in files])
+
+
+def run_batch(
+    files: list[Path],
+    factory: Callable[..., Callable[[dict], dict]],
+    kwargs: dict[str, Any],
+    audit: AuditLog,
+    workers: int = 1,
+    quarantine_dir: Path | None = None,
+    skipped: list[Path] | None = None,
+    progress: bool = True,
+) -> RunSummary:
+    """Process ``files`` with the pipeline that ``factory(**kwargs)`` builds, writing one audit record per file.
+
+    Args:
+        files: the inputs, from :func:`find_inputs`.
+        factory: builds the pipeline (called once per worker process); must be importable for spawned workers.
+        kwargs: its keyword arguments (picklable).
+        audit: where the records go.
+        workers: parallel processes; 1 runs in this process.
+        quarantine_dir: where inputs that were not written are copied; ``None`` copies nothing.
+        skipped: files found but not DICOM by content; audited as ``skipped``.
+        progress: show a progress bar (files/s) on stderr.
+    """
+    summary = RunSummary()
+    start = time.perf_counter()
+    for path in skipped or []:
+        audit.write(AuditRecord(str(path), None, Status.SKIPPED, reason="not DICOM by content", code="not_dicom"))
+        summary.counts[Status.SKIPPED] += 1
+    bar = tqdm(total=len(files), unit="file", disable=not progress, dynamic_ncols=True)
+    for record in _records(files, factory, kwargs, workers, quarantine_dir):
+        audit.write(record)
+        summary.counts[record.status] += 1
+        bar.update(1)
+    bar.close()
+    summary.seconds = time.perf_counter() - start
+    return summary
