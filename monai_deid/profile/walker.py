@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from monai_deid.profile.actions import TEXT_VRS, dummy_value, empty_value
@@ -142,15 +143,15 @@ class Walk:
                 self.dataset(item, structured)
         elif structured:
             if vr in TEXT_VRS:
-                self._remember(ds, tag)
+                self._remember(ds[tag])
                 self.pending_text.append((ds, tag))
             elif vr in ("DA", "DT"):
-                self._clean_date(ds, tag, vr)
+                self._clean_date(ds[tag])
 
     def _apply(self, ds: Dataset, tag: int, action: str, structured: bool) -> None:
         if action == "X":
             if _is_term_tag(tag):
-                self._remember(ds, tag)
+                self._remember(ds[tag])
             del ds[tag]
             return
         elem = ds[tag]
@@ -159,7 +160,7 @@ class Walk:
                 for item in elem.value:
                     self.dataset(item, structured)
             return
-        self._remember(ds, tag)
+        self._remember(elem)
         if tag == PATIENT_ID and action in ("D", "Z"):
             elem.value = self.pseudonyms.patient_id(self.patient_key) if self.patient_key else ""
         elif tag == PATIENT_NAME and action in ("D", "Z") and ds is self.root:
@@ -171,37 +172,36 @@ class Walk:
         elif action == "U":
             self._replace_uids(elem, structured)
         elif action == "C":
-            self._clean(ds, tag, elem.VR)
+            self._clean(ds, elem)
 
-    def _replace_uids(self, elem, structured: bool) -> None:
+    def _replace_uids(self, elem: DataElement, structured: bool) -> None:
         if elem.VR == "SQ":  # U* on a reference sequence: keep it, replace the UIDs inside
             for item in elem.value:
                 self.dataset(item, structured)
         elif elem.VR == "UI" and elem.value:
             elem.value = self.uids(elem.value) if elem.VM <= 1 else [self.uids(v) for v in elem.value]
 
-    def _clean(self, ds: Dataset, tag: int, vr: str) -> None:
-        if vr == "SQ":
-            for item in ds[tag].value:
+    def _clean(self, ds: Dataset, elem: DataElement) -> None:
+        if elem.VR == "SQ":
+            for item in elem.value:
                 self.dataset(item, structured=True)
-        elif vr in ("DA", "DT"):
-            self._clean_date(ds, tag, vr)
-        elif vr in TEXT_VRS:
-            self.pending_text.append((ds, tag))
+        elif elem.VR in ("DA", "DT"):
+            self._clean_date(elem)
+        elif elem.VR in TEXT_VRS:
+            self.pending_text.append((ds, elem.tag))
 
-    def _clean_date(self, ds: Dataset, tag: int, vr: str) -> None:
-        elem = ds[tag]
+    def _clean_date(self, elem: DataElement) -> None:
         if not elem.value:
             return
         if self.date_offset is None:
             elem.value = dummy_value(elem)
         else:
-            shift = shift_da if vr == "DA" else shift_dt
+            shift = shift_da if elem.VR == "DA" else shift_dt
             elem.value = shift(str(elem.value) if elem.VM <= 1 else "\\".join(elem.value), self.date_offset)
 
-    def _remember(self, ds: Dataset, tag: int) -> None:
-        elem = ds[tag]
-        if not elem.value or (elem.VR != "PN" and not _is_term_tag(tag)):
+    def _remember(self, elem: DataElement) -> None:
+        """Keep the value of a name or identifier: free text elsewhere in the header must lose it too."""
+        if (elem.VR != "PN" and not _is_term_tag(elem.tag)) or not elem.value:
             return
         values = [elem.value] if elem.VM <= 1 else list(elem.value)
         (self.names if elem.VR == "PN" else self.terms).extend(str(v) for v in values)
@@ -219,7 +219,7 @@ class Walk:
                 continue
             if is_safe_private(group, creators.get((group, element >> 8)), element):
                 kept_blocks.add((group, element >> 8))
-                if ds[tag].VR == "SQ":
+                if ds.get_item(tag).VR == "SQ":
                     for item in ds[tag].value:
                         self.dataset(item)
             else:
