@@ -51,7 +51,8 @@ def _token_score(text_tok: str, value_tok: str, truncated: bool) -> float:
         return 1.0
     if len(value_tok) >= 5 and len(text_tok) >= 4 and within_one_edit(text_tok, value_tok):
         return 0.9
-    if truncated and len(text_tok) >= 3 and value_tok.startswith(text_tok):
+    # only words are cut with an ellipsis on screen; a number that starts like a value is another number
+    if truncated and len(text_tok) >= 3 and not text_tok.isdigit() and value_tok.startswith(text_tok):
         return 0.9
     return 0.0
 
@@ -130,7 +131,7 @@ class HeaderMatcher:
                 if not k:
                     continue
                 covers_text = i == 0 and k == len(tokens)
-                if self._counts([r.tokens[j + n] for n in range(k)], r, k, covers_text):
+                if self._counts([tokens[i + n].skel for n in range(k)], r, k, covers_text):
                     whole = j == 0 and k == len(r.tokens) and r.whole_value
                     score = min(scores) * (1.0 if whole else 0.8)
                     found.append(HeaderMatch(r.keyword, tokens[i].start, tokens[i + k - 1].end, score))

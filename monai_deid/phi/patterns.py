@@ -79,6 +79,7 @@ class PatternMatch(NamedTuple):
     score: float
 
 
+_AS_READ = {"id", "digits"}
 _SCORES = {"email": 1.0, "ssn": 1.0, "url": 1.0, "phone": 0.95, "date": 0.95, "datetime": 0.95, "time": 0.9}
 
 
@@ -91,6 +92,8 @@ def find_patterns(text: str) -> list[PatternMatch]:
     view = digit_view(text)
     found = []
     for category, rx in _PATTERNS:
-        for m in rx.finditer(view):
+        # identifiers are looked for as read: folding "22G22" into "22622" would invent a digit run, and an ID
+        # misread with letters is still caught as an unexplained word by the policy
+        for m in rx.finditer(text if category in _AS_READ else view):
             found.append(PatternMatch(category, m.start(), m.end(), _SCORES.get(category, 0.85)))
     return sorted(found, key=lambda m: (m.start, -m.end))

@@ -37,7 +37,9 @@ _TO_DIGIT = str.maketrans(
 )
 _CONFUSABLE = set("OoQDIl|iZzSsBGgq")
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits of any script: names are not only ASCII
-_DIGITISH_RUN = re.compile(r"[0-9A-Za-z|]+(?:[:/.\-][0-9A-Za-z|]+)*")
+_RUN = re.compile(r"[0-9A-Za-z|]+")
+# a unit glued to a reading ("l6cm", "z0hz") must not stop the number in front of it from being read as digits
+_UNIT_SUFFIX = re.compile(r"(.+?)(hz|khz|mhz|fps|db|cm|mm|bpm|kvp|kv|mas|ms|ml|cm2|cm3|mgy)", re.IGNORECASE)
 
 
 class Token(NamedTuple):
@@ -59,6 +61,11 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _fold_run(run: str) -> str:
+    unit = _UNIT_SUFFIX.fullmatch(run)
+    if unit and any(c.isdigit() for c in unit.group(1)):
+        folded = _fold_run(unit.group(1))
+        if folded.isdigit():
+            return folded + unit.group(2)
     digits = sum(c.isdigit() for c in run)
     letters = sum(c.isalpha() for c in run)
     confusable = sum(c in _CONFUSABLE for c in run)
@@ -70,7 +77,7 @@ def _fold_run(run: str) -> str:
 
 def digit_view(text: str) -> str:
     """``text`` with confusable letters read as digits inside digit-heavy runs; same length as ``text``."""
-    return _DIGITISH_RUN.sub(lambda m: _fold_run(m.group()), text)
+    return _RUN.sub(lambda m: _fold_run(m.group()), text)
 
 
 def within_one_edit(a: str, b: str) -> bool:
