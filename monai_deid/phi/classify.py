@@ -17,6 +17,7 @@ from ..regions import TextRegion
 from .allowlist import Allowlist, load_placeholders
 from .evidence import gather_evidence
 from .header_values import collect_header_values
+from .line_context import line_context_evidence
 from .matching import HeaderMatcher
 from .ner import DEFAULT_NER_MODEL, NerTagger
 from .policy import POLICIES, decide
@@ -89,6 +90,9 @@ class ClassifyPHI(Transform):
         for region, spans in zip(regions, ner_spans, strict=True):
             d = decide(gather_evidence(region.text, matcher, self.allowlist, spans), self.policy)
             out.append(dataclasses.replace(region, is_phi=d.is_phi, reason=d.reason, score=d.score))
+        # a kept word can be one piece of a value or a date split over several regions of one line
+        for i, (reason, score) in line_context_evidence(out, matcher).items():
+            out[i] = dataclasses.replace(out[i], is_phi=True, reason=reason, score=score)
         return out
 
 
