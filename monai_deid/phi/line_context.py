@@ -83,7 +83,7 @@ def _joined_evidence(chain: list[int], regions: Sequence[TextRegion], matcher: H
 
 def _neighbour_evidence(a: TextRegion, b: TextRegion) -> tuple[str, float] | None:
     """Evidence that spreads from the PHI region ``a`` to its neighbour ``b`` (not PHI yet)."""
-    gap = abs(_gap(a, b) if a.box[0] <= b.box[0] else _gap(b, a))
+    gap = _gap(a, b) if a.box[0] <= b.box[0] else _gap(b, a)  # negative: the boxes overlap
     height = max(_height(a), _height(b))
     if gap <= _GLUED_HEIGHTS * height:
         return a.reason or "policy:doubt", (a.score or 0.5) * 0.9
