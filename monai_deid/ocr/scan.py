@@ -1,0 +1,143 @@
+"""Scanning every frame of an OCR view for text, reading each distinct piece of pixels once.
+
+1. Identical frames are grouped (``dedup.distinct_frames``); each group is read once.
+2. The first frame is read in full: the cheap stroke test (``candidates``) proposes areas, the detector runs in those
+   areas (upscaled when their text is small), the recogniser reads every line found.
+3. Every other distinct frame is compared with the first: its candidate areas that touch changed pixels, and the
+   first frame's lines whose pixels changed, are read on that frame; the first frame's other lines are the same
+   pixels, so the same text, on that frame too.
+4. Readings of the same text at overlapping boxes are merged into one region listing all its frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from monai_deid.ocr.boxes import Box, box_union, iou
+from monai_deid.ocr.candidates import CandidateArea, text_candidates
+from monai_deid.ocr.dedup import changed_mask, distinct_frames, unchanged
+from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
+from monai_deid.regions import TextRegion
+
+__all__ = ["Reading", "read_areas", "scan_frames"]
+
+# Lines shorter than this (pixels) are upscaled before detection: CRAFT misses text under ~12 px.
+_READABLE_LINE_HEIGHT = 24
+_MAX_UPSCALE = 3
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One line read on one frame.
+
+    Args:
+        box: ``(x0, y0, x1, y1)`` end-exclusive in frame pixels.
+        text: the recognised text (PHI).
+        confidence: recogniser confidence in ``[0, 1]``.
+    """
+
+    box: Box
+    text: str
+    confidence: float
+
+
+def _upscale(line_height: int) -> int:
+    return int(min(_MAX_UPSCALE, max(1, math.ceil(_READABLE_LINE_HEIGHT / max(line_height, 1)))))
+
+
+def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: EngineSettings) -> list[Reading]:
+    """Detect and read text inside the given areas of one frame.
+
+    Args:
+        grey: one uint8 frame (OCR view).
+        areas: where to look; each is upscaled by its line height so small text is read.
+        settings: engine settings.
+
+    Returns:
+        the lines found, boxes in frame pixels.
+    """
+    crops, placements = [], []
+    for area in areas:
+        x0, y0, x1, y1 = area.box
+        scale = _upscale(area.line_height)
+        crop = grey[y0:y1, x0:x1]
+        if scale > 1:
+            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        crops.append(crop)
+        placements.append((x0, y0, scale))
+    line_lists = read_lines(crops, settings)
+    line_crops, line_boxes = [], []
+    for crop, (ox, oy, scale), lines in zip(crops, placements, line_lists):
+        for line in lines:
+            line_crops.append(crop[int(line.y0) : int(math.ceil(line.y1)), int(line.x0) : int(math.ceil(line.x1))])
+            line_boxes.append(
+                (
+                    ox + int(math.floor(line.x0 / scale)),
+                    oy + int(math.floor(line.y0 / scale)),
+                    ox + int(math.ceil(line.x1 / scale)),
+                    oy + int(math.ceil(line.y1 / scale)),
+                )
+            )
+    texts = recognize_crops(line_crops, settings)
+    return [Reading(box, text, conf) for box, (text, conf) in zip(line_boxes, texts)]
+
+
+def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int = 16) -> list[TextRegion]:
+    """Find the text on every frame of an OCR view.
+
+    Args:
+        frames: ``(F, H, W)`` uint8 OCR view.
+        settings: engine settings.
+        min_contrast: smallest stroke contrast (grey levels) the text-presence test treats as possible text.
+
+    Returns:
+        one region per distinct text at one place, listing every frame it is on; boxes in frame pixels.
+    """
+    groups = distinct_frames(frames)
+    firsts = sorted(groups)
+    reference = frames[firsts[0]]
+    ref_readings = read_areas(reference, text_candidates(reference, min_contrast), settings)
+    per_frame: dict[int, list[Reading]] = {firsts[0]: ref_readings}
+    for index in firsts[1:]:
+        frame = frames[index]
+        changed = changed_mask(frame, reference)
+        kept = [r for r in ref_readings if unchanged(changed, r.box)]
+        areas = text_candidates(frame, min_contrast, within=changed)
+        # Reference lines whose pixels changed are read again on this frame, even if the stroke test saw nothing.
+        areas += [CandidateArea(_padded(r.box, frame.shape), r.box[3] - r.box[1]) for r in ref_readings if r not in kept]
+        per_frame[index] = kept + (read_areas(frame, areas, settings) if areas else [])
+    return _merge(per_frame, groups)
+
+
+def _padded(box: Box, shape: tuple[int, int]) -> Box:
+    margin = max(8, (box[3] - box[1]) // 2)
+    h, w = shape
+    return (max(0, box[0] - margin), max(0, box[1] - margin), min(w, box[2] + margin), min(h, box[3] + margin))
+
+
+def _same_text(a: str, b: str) -> bool:
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
+def _merge(per_frame: dict[int, list[Reading]], groups: dict[int, list[int]]) -> list[TextRegion]:
+    regions: list[TextRegion] = []
+    for first in sorted(per_frame):
+        members = groups[first]
+        for reading in per_frame[first]:
+            for i, region in enumerate(regions):
+                if _same_text(region.text, reading.text) and iou(region.box, reading.box) >= 0.5:
+                    regions[i] = TextRegion(
+                        frames=tuple(sorted(set(region.frames) | set(members))),
+                        box=box_union(region.box, reading.box),
+                        text=region.text,
+                        confidence=max(region.confidence, reading.confidence),
+                    )
+                    break
+            else:
+                regions.append(TextRegion(tuple(members), reading.box, reading.text, reading.confidence))
+    return regions

@@ -1,0 +1,80 @@
+"""Render known strings onto synthetic frames for the OCR tests (no randomness without a seed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+FONT_DIR = Path("/usr/share/fonts/truetype")
+FONTS = {
+    "sans": FONT_DIR / "dejavu/DejaVuSans.ttf",
+    "mono": FONT_DIR / "dejavu/DejaVuSansMono.ttf",
+    "serif": FONT_DIR / "dejavu/DejaVuSerif.ttf",
+    "sans_bold": FONT_DIR / "dejavu/DejaVuSans-Bold.ttf",
+    "droid": FONT_DIR / "droid/DroidSansFallbackFull.ttf",
+    "noto_mono": FONT_DIR / "noto/NotoSansMono-Regular.ttf",
+}
+
+#: Strings of the kinds scanners burn in: names, dates, IDs, clinical labels.
+STRINGS = [
+    "SMITH^JOHN",
+    "DOE, JANE A",
+    "2023-04-17",
+    "17/04/2023 14:32",
+    "MRN 00412377",
+    "ID: A1B2C3D4",
+    "ST MARY HOSPITAL",
+    "LIVER LT LOBE",
+    "ACC 7781234",
+    "DOB 03.11.1961",
+    "GARCIA MARIA",
+    "RT KIDNEY 4.2cm",
+]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A string drawn on a frame and the box its ink covers (x0, y0, x1, y1), end-exclusive."""
+
+    text: str
+    box: tuple[int, int, int, int]
+
+
+def background(h: int, w: int, kind: str, level: float, rng: np.random.Generator) -> np.ndarray:
+    """A float background in [0, 1]: flat, gradient, speckle-like texture or smooth blobs."""
+    if kind == "flat":
+        return np.full((h, w), level, np.float32)
+    if kind == "gradient":
+        return np.tile(np.linspace(level * 0.6, min(1.0, level * 1.4 + 0.05), w, dtype=np.float32), (h, 1))
+    if kind == "texture":
+        noise = rng.normal(0.0, 0.08, (h, w)).astype(np.float32)
+        return np.clip(level + noise, 0, 1)
+    raise ValueError(kind)
+
+
+def draw_strings(
+    base: np.ndarray,
+    strings: list[str],
+    font: str,
+    size: int,
+    ink: float,
+    origin: tuple[int, int] = (10, 10),
+    spacing: float = 2.2,
+) -> tuple[np.ndarray, list[Rendered]]:
+    """Draw ``strings`` one per line on a float [0, 1] image with ink level ``ink``; return image and boxes."""
+    h, w = base.shape
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    face = ImageFont.truetype(str(FONTS[font]), size)
+    rendered = []
+    x, y = origin
+    for text in strings:
+        left, top, right, bottom = draw.textbbox((x, y), text, font=face)
+        draw.text((x, y), text, fill=255, font=face)
+        rendered.append(Rendered(text, (left, top, right, bottom)))
+        y += int(size * spacing)
+    alpha = np.asarray(canvas, np.float32) / 255.0
+    return base * (1 - alpha) + ink * alpha, rendered
