@@ -78,3 +78,43 @@ def draw_strings(
         y += int(size * spacing)
     alpha = np.asarray(canvas, np.float32) / 255.0
     return base * (1 - alpha) + ink * alpha, rendered
+
+
+def _normalised(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def text_similarity(a: str, b: str) -> float:
+    """Similarity of two readings, ignoring case, spaces and punctuation (0..1)."""
+    from difflib import SequenceMatcher
+
+    return SequenceMatcher(None, _normalised(a), _normalised(b)).ratio()
+
+
+def is_found(regions, rendered: Rendered, frame: int, min_similarity: float = 0.7, min_cover: float = 0.9) -> bool:
+    """Whether the regions on ``frame`` cover ``rendered``'s ink box and read as its text.
+
+    The detector may split a line into words, so the regions overlapping the ink box are taken together: their union
+    must cover ``min_cover`` of the ink box and their texts, left to right, must match the string tolerantly.
+    """
+    x0, y0, x1, y1 = rendered.box
+    hits = [
+        r
+        for r in regions
+        if frame in r.frames and r.box[0] < x1 and x0 < r.box[2] and r.box[1] < y1 and y0 < r.box[3]
+    ]
+    if not hits:
+        return False
+    if any(_cover([r], rendered.box) >= min_cover and text_similarity(r.text, rendered.text) >= min_similarity
+           for r in hits):
+        return True
+    text = " ".join(r.text for r in sorted(hits, key=lambda r: (r.box[0], r.box[1])))
+    return _cover(hits, rendered.box) >= min_cover and text_similarity(text, rendered.text) >= min_similarity
+
+
+def _cover(hits, box) -> float:
+    x0, y0, x1, y1 = box
+    covered = np.zeros((y1 - y0, x1 - x0), bool)
+    for r in hits:
+        covered[max(0, r.box[1] - y0) : max(0, r.box[3] - y0), max(0, r.box[0] - x0) : max(0, r.box[2] - x0)] = True
+    return float(covered.mean())

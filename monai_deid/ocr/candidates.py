@@ -13,6 +13,7 @@ text the detector could find, and skip it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -20,7 +21,7 @@ import numpy as np
 
 from monai_deid.ocr.boxes import Box, box_union, boxes_overlap
 
-__all__ = ["CandidateArea", "noise_level", "stroke_mask", "text_candidates"]
+__all__ = ["CandidateArea", "noise_level", "stroke_masks", "text_candidates", "upscale_for"]
 
 # Strokes narrower than this many pixels respond fully (text up to roughly 6x this height).
 _STROKE_KERNEL = 15
@@ -28,6 +29,15 @@ _STROKE_KERNEL = 15
 _MIN_LINE_HEIGHT = 5
 # Strokes must stand out this many noise deviations from textured backgrounds (speckle, film grain) to count.
 _NOISE_FACTOR = 4.0
+# Lines shorter than this (pixels, as measured on the stroke mask) are upscaled before detection.
+_READABLE_LINE_HEIGHT = 12
+_MAX_UPSCALE = 3
+# A joined component at most this many character heights tall is treated as text lines and sized by its characters.
+_MAX_LINES = 4
+# Fewest characters in a component for it to count as a text line.
+_MIN_LINE_CHARS = 3
+# Stroke contrast of typical burned-in overlay text (near white or black on the view): searched for separately.
+_OVERLAY_CONTRAST = 96
 
 
 @dataclass(frozen=True)
@@ -36,11 +46,16 @@ class CandidateArea:
 
     Args:
         box: ``(x0, y0, x1, y1)``, end-exclusive, in frame pixels, context margin included.
-        line_height: height in pixels of the smallest stroke cluster (line) inside, used to pick an upscale.
+        scale: integer upscale the detector needs for the smallest text line inside (1 = none).
     """
 
     box: Box
-    line_height: int
+    scale: int
+
+
+def upscale_for(line_height: int) -> int:
+    """Integer upscale that brings a line of ``line_height`` pixels to a height CRAFT detects reliably."""
+    return int(min(_MAX_UPSCALE, max(1, math.ceil(_READABLE_LINE_HEIGHT / max(line_height, 1)))))
 
 
 def noise_level(grey: np.ndarray) -> float:
@@ -54,12 +69,16 @@ def noise_level(grey: np.ndarray) -> float:
     return float(np.median(np.abs(lap))) * 1.4826 / np.sqrt(20.0)
 
 
-def stroke_mask(grey: np.ndarray, min_contrast: int) -> np.ndarray:
-    """Pixels that belong to a thin bright or dark stroke of at least ``min_contrast`` grey levels."""
+def stroke_masks(grey: np.ndarray, min_contrast: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of thin bright strokes and of thin dark strokes of at least ``min_contrast`` grey levels.
+
+    The two are kept apart: in dense bright text the gaps between letters are thin dark "strokes" too, and one
+    combined mask would fuse a text block into a solid blob whose size says nothing about the text size.
+    """
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (_STROKE_KERNEL, _STROKE_KERNEL))
-    bright = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel)
-    dark = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
-    return (np.maximum(bright, dark) >= min_contrast).astype(np.uint8)
+    bright = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel) >= min_contrast
+    dark = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel) >= min_contrast
+    return bright.astype(np.uint8), dark.astype(np.uint8)
 
 
 def text_candidates(
@@ -82,30 +101,76 @@ def text_candidates(
         disjoint areas, each padded by about one line height of context; empty when the frame holds no stroke.
     """
     h, w = grey.shape
-    mask = stroke_mask(grey, max(min_contrast, int(_NOISE_FACTOR * noise_level(grey))))
-    # Join the characters of a line (gaps up to ~1 character) and the strokes of one character.
-    joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))
+    threshold = max(min_contrast, int(_NOISE_FACTOR * noise_level(grey)))
+    contrasts = [threshold]
+    if threshold < _OVERLAY_CONTRAST:
+        # Small high-contrast text (the usual burned-in overlay) that touches low-contrast speckle or anatomy is
+        # joined into one large component at the low threshold and read without upscale; find its lines on their own.
+        contrasts.append(_OVERLAY_CONTRAST)
+    lines = [area for c in contrasts for mask in stroke_masks(grey, c) for area in _line_areas(mask, within)]
+    areas: list[CandidateArea] = []
+    # Areas of different upscales are kept apart so that small text inside a large stroke area (speckle, anatomy)
+    # does not make the detector upscale the whole large area.
+    for scale in sorted({a.scale for a in lines}):
+        merged = _merge([a for a in lines if a.scale == scale])
+        covered = sum((a.box[2] - a.box[0]) * (a.box[3] - a.box[1]) for a in merged)
+        areas += [CandidateArea((0, 0, w, h), scale)] if covered > whole_frame_fraction * h * w else merged
+    # An area inside another area read at the same or a larger upscale is read there already.
+    return [
+        a
+        for i, a in enumerate(areas)
+        if not any(j != i and b.scale >= a.scale and _contains(b.box, a.box) for j, b in enumerate(areas))
+    ]
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
+
+
+def _line_areas(mask: np.ndarray, within: np.ndarray | None) -> list[CandidateArea]:
+    """Padded areas of the text-line-like components of a stroke mask, each with the upscale its text needs."""
+    h, w = mask.shape
+    # Join the characters of a line (gaps up to ~1 character) but not stacked lines.
+    joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    lines: list[tuple[Box, int]] = []
+    char_stats = _character_stats(mask, labels)
+    lines: list[CandidateArea] = []
     for k in range(1, count):
         x, y, bw, bh, _ = (int(v) for v in stats[k])
-        # The 3-pixel vertical dilation added 2 rows; a line shorter than the smallest text is noise.
-        if bh - 2 < _MIN_LINE_HEIGHT:
+        # A line shorter than the smallest legible text is noise.
+        if bh < _MIN_LINE_HEIGHT:
             continue
         if within is not None and not within[y : y + bh, x : x + bw][labels[y : y + bh, x : x + bw] == k].any():
             continue
         margin = max(8, bh // 2)
         box = (max(0, x - margin), max(0, y - margin), min(w, x + bw + margin), min(h, y + bh + margin))
-        lines.append((box, bh))
-    areas = _merge(lines)
-    covered = sum((a.box[2] - a.box[0]) * (a.box[3] - a.box[1]) for a in areas)
-    if areas and covered > whole_frame_fraction * h * w:
-        return [CandidateArea((0, 0, w, h), min(a.line_height for a in areas))]
-    return areas
+        # Only line-like components (several characters of one size side by side, at most a few lines tall) are
+        # upscaled; any other stroke area (speckle, anatomy, text touching them) is still read, at its own size.
+        char_height, chars = char_stats.get(k, (bh, 1))
+        line_like = chars >= _MIN_LINE_CHARS and bh <= _MAX_LINES * char_height and bw >= 2 * char_height
+        lines.append(CandidateArea(box, upscale_for(char_height) if line_like else 1))
+    return lines
 
 
-def _merge(lines: list[tuple[Box, int]]) -> list[CandidateArea]:
-    areas = [CandidateArea(box, height) for box, height in lines]
+def _character_stats(mask: np.ndarray, joined_labels: np.ndarray) -> dict[int, tuple[int, int]]:
+    """Median height and count of the stroke clusters (characters) inside each joined line component.
+
+    Stacked lines with little leading join into one tall component; the characters inside keep the real text size.
+    """
+    n, char_labels, char_stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return {}
+    _, first = np.unique(char_labels.reshape(-1), return_index=True)
+    owner = joined_labels.reshape(-1)[first[1:]]
+    heights = char_stats[1:, cv2.CC_STAT_HEIGHT]
+    out: dict[int, tuple[int, int]] = {}
+    for k in np.unique(owner):
+        mine = heights[owner == k]
+        out[int(k)] = (int(np.median(mine)), int(mine.size))
+    return out
+
+
+def _merge(areas: list[CandidateArea]) -> list[CandidateArea]:
     merged = True
     while merged:
         merged = False
@@ -113,7 +178,7 @@ def _merge(lines: list[tuple[Box, int]]) -> list[CandidateArea]:
         for area in areas:
             for i, other in enumerate(out):
                 if boxes_overlap(area.box, other.box):
-                    out[i] = CandidateArea(box_union(area.box, other.box), min(area.line_height, other.line_height))
+                    out[i] = CandidateArea(box_union(area.box, other.box), area.scale)
                     merged = True
                     break
             else:

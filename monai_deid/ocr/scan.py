@@ -19,16 +19,12 @@ import cv2
 import numpy as np
 
 from monai_deid.ocr.boxes import Box, box_union, iou
-from monai_deid.ocr.candidates import CandidateArea, text_candidates
+from monai_deid.ocr.candidates import CandidateArea, text_candidates, upscale_for
 from monai_deid.ocr.dedup import changed_mask, distinct_frames, unchanged
 from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
 from monai_deid.regions import TextRegion
 
 __all__ = ["Reading", "read_areas", "scan_frames"]
-
-# Lines shorter than this (pixels) are upscaled before detection: CRAFT misses text under ~12 px.
-_READABLE_LINE_HEIGHT = 24
-_MAX_UPSCALE = 3
 
 
 @dataclass(frozen=True)
@@ -46,10 +42,6 @@ class Reading:
     confidence: float
 
 
-def _upscale(line_height: int) -> int:
-    return int(min(_MAX_UPSCALE, max(1, math.ceil(_READABLE_LINE_HEIGHT / max(line_height, 1)))))
-
-
 def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: EngineSettings) -> list[Reading]:
     """Detect and read text inside the given areas of one frame.
 
@@ -64,7 +56,7 @@ def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: Engin
     crops, placements = [], []
     for area in areas:
         x0, y0, x1, y1 = area.box
-        scale = _upscale(area.line_height)
+        scale = area.scale
         crop = grey[y0:y1, x0:x1]
         if scale > 1:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
@@ -84,7 +76,33 @@ def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: Engin
                 )
             )
     texts = recognize_crops(line_crops, settings)
-    return [Reading(box, text, conf) for box, (text, conf) in zip(line_boxes, texts)]
+    return _drop_repeats([Reading(box, text, conf) for box, (text, conf) in zip(line_boxes, texts)])
+
+
+def _compact(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def _drop_repeats(readings: list[Reading]) -> list[Reading]:
+    """Drop a reading that lies inside a larger one of the same frame whose text already contains its text.
+
+    Overlapping areas (a line also inside a larger stroke area) make the detector see some lines twice, sometimes
+    split into words; the whole-line reading is kept.
+    """
+    by_area = sorted(readings, key=lambda r: (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]), reverse=True)
+    kept: list[Reading] = []
+    for reading in by_area:
+        inside = [k for k in kept if _covered(reading.box, k.box) >= 0.8]
+        if not any(_compact(reading.text) in _compact(k.text) for k in inside):
+            kept.append(reading)
+    return kept
+
+
+def _covered(inner: Box, outer: Box) -> float:
+    ix = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return ix * iy / area if area else 1.0
 
 
 def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int = 16) -> list[TextRegion]:
@@ -109,7 +127,11 @@ def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int 
         kept = [r for r in ref_readings if unchanged(changed, r.box)]
         areas = text_candidates(frame, min_contrast, within=changed)
         # Reference lines whose pixels changed are read again on this frame, even if the stroke test saw nothing.
-        areas += [CandidateArea(_padded(r.box, frame.shape), r.box[3] - r.box[1]) for r in ref_readings if r not in kept]
+        areas += [
+            CandidateArea(_padded(r.box, frame.shape), upscale_for(r.box[3] - r.box[1]))
+            for r in ref_readings
+            if r not in kept
+        ]
         per_frame[index] = kept + (read_areas(frame, areas, settings) if areas else [])
     return _merge(per_frame, groups)
 
