@@ -37,10 +37,11 @@ STRINGS = [
 
 @dataclass(frozen=True)
 class Rendered:
-    """A string drawn on a frame and the box its ink covers (x0, y0, x1, y1), end-exclusive."""
+    """A string drawn on a frame, the box its ink covers (x0, y0, x1, y1, end-exclusive) and each word's box."""
 
     text: str
     box: tuple[int, int, int, int]
+    words: tuple[tuple[int, int, int, int], ...] = ()
 
 
 def background(h: int, w: int, kind: str, level: float, rng: np.random.Generator) -> np.ndarray:
@@ -74,7 +75,11 @@ def draw_strings(
     for text in strings:
         left, top, right, bottom = draw.textbbox((x, y), text, font=face)
         draw.text((x, y), text, fill=255, font=face)
-        rendered.append(Rendered(text, (left, top, right, bottom)))
+        words, cursor = [], x
+        for word in text.split(" "):
+            words.append(tuple(int(round(v)) for v in draw.textbbox((cursor, y), word, font=face)))
+            cursor += draw.textlength(word + " ", font=face)
+        rendered.append(Rendered(text, (left, top, right, bottom), tuple(words)))
         y += int(size * spacing)
     alpha = np.asarray(canvas, np.float32) / 255.0
     return base * (1 - alpha) + ink * alpha, rendered
@@ -95,7 +100,7 @@ def is_found(regions, rendered: Rendered, frame: int, min_similarity: float = 0.
     """Whether the regions on ``frame`` cover ``rendered``'s ink box and read as its text.
 
     The detector may split a line into words, so the regions overlapping the ink box are taken together: their union
-    must cover ``min_cover`` of the ink box and their texts, left to right, must match the string tolerantly.
+    must cover ``min_cover`` of the words' ink boxes and their texts, left to right, must match the string tolerantly.
     """
     x0, y0, x1, y1 = rendered.box
     hits = [
@@ -105,16 +110,20 @@ def is_found(regions, rendered: Rendered, frame: int, min_similarity: float = 0.
     ]
     if not hits:
         return False
-    if any(_cover([r], rendered.box) >= min_cover and text_similarity(r.text, rendered.text) >= min_similarity
+    if any(_cover([r], rendered) >= min_cover and text_similarity(r.text, rendered.text) >= min_similarity
            for r in hits):
         return True
     text = " ".join(r.text for r in sorted(hits, key=lambda r: (r.box[0], r.box[1])))
-    return _cover(hits, rendered.box) >= min_cover and text_similarity(text, rendered.text) >= min_similarity
+    return _cover(hits, rendered) >= min_cover and text_similarity(text, rendered.text) >= min_similarity
 
 
-def _cover(hits, box) -> float:
-    x0, y0, x1, y1 = box
-    covered = np.zeros((y1 - y0, x1 - x0), bool)
+def _cover(hits, rendered: Rendered) -> float:
+    """Share of the words' ink-box pixels that lie inside a region box."""
+    x0, y0, x1, y1 = rendered.box
+    ink = np.zeros((y1 - y0, x1 - x0), bool)
+    for wx0, wy0, wx1, wy1 in rendered.words or (rendered.box,):
+        ink[max(0, wy0 - y0) : max(0, wy1 - y0), max(0, wx0 - x0) : max(0, wx1 - x0)] = True
+    covered = np.zeros_like(ink)
     for r in hits:
         covered[max(0, r.box[1] - y0) : max(0, r.box[3] - y0), max(0, r.box[0] - x0) : max(0, r.box[2] - x0)] = True
-    return float(covered.mean())
+    return float((covered & ink).sum() / max(1, ink.sum()))
