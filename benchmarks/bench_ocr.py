@@ -94,8 +94,10 @@ def main() -> None:
 
     reader = get_reader(args.device)
     detector = DetectBurnedInText(device=args.device)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__} threads {torch.get_num_threads()}, device {args.device}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__} threads {torch.get_num_threads()}, device {args.device}"
+    )
     print("| case | frames | readtext ms/frame | DetectBurnedInText ms/frame | speed-up | regions |")
     print("| --- | --- | --- | --- | --- | --- |")
     single_ms = None
@@ -113,8 +115,10 @@ def main() -> None:
                 single_ms = ours_s * 1000
             elif name.startswith("cine 30") and single_ms:
                 note = f" (whole cine = {ours_s * 1000 / single_ms:.2f}x one frame)"
-            print(f"| {name} | {frames} | {base_s * 1000:.0f} | {ours_ms:.0f}{note} | {base_s * 1000 / ours_ms:.1f}x "
-                  f"| {len(regions)} |")
+            print(
+                f"| {name} | {frames} | {base_s * 1000:.0f} | {ours_ms:.0f}{note} | {base_s * 1000 / ours_ms:.1f}x "
+                f"| {len(regions)} |"
+            )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -51,8 +52,9 @@ def background(h: int, w: int, kind: str, level: float, rng: np.random.Generator
     if kind == "gradient":
         return np.tile(np.linspace(level * 0.6, min(1.0, level * 1.4 + 0.05), w, dtype=np.float32), (h, 1))
     if kind == "texture":
-        noise = rng.normal(0.0, 0.08, (h, w)).astype(np.float32)
-        return np.clip(level + noise, 0, 1)
+        # Grainy, spatially correlated texture (speckle-like), deviation ~0.06 of full scale.
+        noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, (h, w)).astype(np.float32), (0, 0), 1.2)
+        return np.clip(level + noise * (0.06 / max(float(noise.std()), 1e-6)), 0, 1)
     raise ValueError(kind)
 
 
@@ -77,7 +79,7 @@ def draw_strings(
         draw.text((x, y), text, fill=255, font=face)
         words, cursor = [], x
         for word in text.split(" "):
-            words.append(tuple(int(round(v)) for v in draw.textbbox((cursor, y), word, font=face)))
+            words.append(tuple(round(v) for v in draw.textbbox((cursor, y), word, font=face)))
             cursor += draw.textlength(word + " ", font=face)
         rendered.append(Rendered(text, (left, top, right, bottom), tuple(words)))
         y += int(size * spacing)
@@ -104,14 +106,13 @@ def is_found(regions, rendered: Rendered, frame: int, min_similarity: float = 0.
     """
     x0, y0, x1, y1 = rendered.box
     hits = [
-        r
-        for r in regions
-        if frame in r.frames and r.box[0] < x1 and x0 < r.box[2] and r.box[1] < y1 and y0 < r.box[3]
+        r for r in regions if frame in r.frames and r.box[0] < x1 and x0 < r.box[2] and r.box[1] < y1 and y0 < r.box[3]
     ]
     if not hits:
         return False
-    if any(_cover([r], rendered) >= min_cover and text_similarity(r.text, rendered.text) >= min_similarity
-           for r in hits):
+    if any(
+        _cover([r], rendered) >= min_cover and text_similarity(r.text, rendered.text) >= min_similarity for r in hits
+    ):
         return True
     text = " ".join(r.text for r in sorted(hits, key=lambda r: (r.box[0], r.box[1])))
     return _cover(hits, rendered) >= min_cover and text_similarity(text, rendered.text) >= min_similarity

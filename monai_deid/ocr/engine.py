@@ -165,7 +165,7 @@ def read_lines(images: Sequence[np.ndarray], settings: EngineSettings) -> list[l
     for indices in by_shape.values():
         for start in range(0, len(indices), settings.batch_size):
             chunk = indices[start : start + settings.batch_size]
-            for i, maps in zip(chunk, _score_maps([padded[i] for i in chunk], settings)):
+            for i, maps in zip(chunk, _score_maps([padded[i] for i in chunk], settings), strict=True):
                 quads = craft_boxes(
                     maps[:, :, 0], maps[:, :, 1], settings.text_threshold, settings.link_threshold, settings.low_text
                 )
@@ -212,7 +212,7 @@ def recognize_crops(crops: Sequence[np.ndarray], settings: EngineSettings) -> li
         from easyocr.recognition import adjust_contrast_grey
 
         second = _recognize([adjust_contrast_grey(crops[i], target=0.5) for i in retry], settings)
-        for i, reading in zip(retry, second):
+        for i, reading in zip(retry, second, strict=True):
             if reading[1] >= results[i][1]:
                 results[i] = reading
     return results
@@ -237,8 +237,9 @@ def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[
         chunk = order[start : start + settings.batch_size]
         width = max(resized[i].shape[1] for i in chunk)
         # Right-pad by repeating the last column, as EasyOCR's NormalizePAD does.
-        batch = np.stack([cv2.copyMakeBorder(resized[i], 0, 0, 0, width - resized[i].shape[1], cv2.BORDER_REPLICATE)
-                          for i in chunk])
+        batch = np.stack(
+            [cv2.copyMakeBorder(resized[i], 0, 0, 0, width - resized[i].shape[1], cv2.BORDER_REPLICATE) for i in chunk]
+        )
         x = torch.from_numpy(batch).to(device).unsqueeze(1).float().div_(127.5).sub_(1.0)
         with torch.inference_mode():
             logits = model(x, None)

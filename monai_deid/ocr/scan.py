@@ -64,19 +64,19 @@ def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: Engin
         placements.append((x0, y0, scale))
     line_lists = read_lines(crops, settings)
     line_crops, line_boxes = [], []
-    for crop, (ox, oy, scale), lines in zip(crops, placements, line_lists):
+    for crop, (ox, oy, scale), lines in zip(crops, placements, line_lists, strict=True):
         for line in lines:
-            line_crops.append(crop[int(line.y0) : int(math.ceil(line.y1)), int(line.x0) : int(math.ceil(line.x1))])
+            line_crops.append(crop[int(line.y0) : math.ceil(line.y1), int(line.x0) : math.ceil(line.x1)])
             line_boxes.append(
                 (
-                    ox + int(math.floor(line.x0 / scale)),
-                    oy + int(math.floor(line.y0 / scale)),
-                    ox + int(math.ceil(line.x1 / scale)),
-                    oy + int(math.ceil(line.y1 / scale)),
+                    ox + math.floor(line.x0 / scale),
+                    oy + math.floor(line.y0 / scale),
+                    ox + math.ceil(line.x1 / scale),
+                    oy + math.ceil(line.y1 / scale),
                 )
             )
     texts = recognize_crops(line_crops, settings)
-    return _drop_repeats([Reading(box, text, conf) for box, (text, conf) in zip(line_boxes, texts)])
+    return _drop_repeats([Reading(box, text, conf) for box, (text, conf) in zip(line_boxes, texts, strict=True)])
 
 
 def _compact(text: str) -> str:

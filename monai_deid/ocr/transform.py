@@ -85,9 +85,7 @@ class DetectBurnedInText(Transform):
         self.settings = EngineSettings(device, detector_half, batch_size, text_threshold, low_text, link_threshold)
         self.min_contrast = min_contrast
 
-    def __call__(
-        self, image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None = None
-    ) -> list[TextRegion]:
+    def __call__(self, image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None = None) -> list[TextRegion]:
         """
         Args:
             image: ``(C, F, H, W)`` stored pixel values (a MetaTensor from LoadDicomWithMeta or any array).
