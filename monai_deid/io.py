@@ -61,6 +61,7 @@ _LOSSY_SYNTAXES = frozenset(
     ["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.112"]
     + [f"1.2.840.10008.1.2.4.{n}" for n in range(100, 109)]
 )
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _UID_NAME = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -111,6 +112,14 @@ def is_dicom_file(path: str | Path) -> bool:
     return "SOPClassUID" in ds
 
 
+def _syntax_read_with(ds: Dataset) -> str:
+    """The native transfer syntax a dataset without file meta was actually parsed in."""
+    implicit, little = ds.original_encoding
+    if implicit:
+        return "1.2.840.10008.1.2"
+    return ExplicitVRLittleEndian if little else _BIG_ENDIAN
+
+
 def _read_dataset(path: Path) -> Dataset:
     """Parse the whole file, turning every parser failure into a typed error that names the file."""
     try:
@@ -123,6 +132,8 @@ def _read_dataset(path: Path) -> Dataset:
         # Convert every element now, with the encoding it was read with: copies of unconverted elements lose it.
         for _ in ds.iterall():
             pass
+        if "TransferSyntaxUID" not in ds.file_meta:
+            ds.file_meta.TransferSyntaxUID = _syntax_read_with(ds)
         return ds
     except InvalidDicomError:
         raise
@@ -140,9 +151,12 @@ def _check_pixel_content(path: Path, ds: Dataset) -> None:
         if keyword in ds:
             raise UnsupportedContentError(path, reason)
     if "PixelData" not in ds:
-        other = "float pixel data is not supported" if ("FloatPixelData" in ds or "DoubleFloatPixelData" in ds) else ""
+        if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
+            raise MissingPixelDataError(path, "float pixel data is not supported")
         name = UID(sop_class).name if sop_class else "unknown SOP class"
-        raise MissingPixelDataError(path, other or f"no Pixel Data in a {name} object")
+        # pydicom stops silently at the end of a truncated file, so an image without pixels is most often one
+        hint = " (the file may be truncated)" if "Image Storage" in name else ""
+        raise MissingPixelDataError(path, f"no Pixel Data in a {name} object{hint}")
 
 
 def _decode(path: Path, ds: Dataset) -> tuple[np.ndarray, str]:
@@ -300,8 +314,33 @@ _LOSSLESS_REENCODE: dict[str, tuple[str, dict[str, Any]]] = {
 _NATIVE_SYNTAXES = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99"}
 
 
-def _encode_changed(ds: Dataset, image: torch.Tensor | np.ndarray, photometric: str, source_syntax: str) -> None:
+#: Word sizes of the binary VRs whose bytes pydicom keeps in the byte order they were read with.
+_WORD_SIZES = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+
+
+def _swap_binary_words(ds: Dataset) -> None:
+    """Turn big-endian binary values (palette LUT data, overlays, ...) little-endian, at every depth."""
+    for element in ds.iterall():
+        size = _WORD_SIZES.get(element.VR)
+        if size and element.value:
+            words = np.frombuffer(element.value, dtype=f">u{size}")
+            element.value = words.astype(f"<u{size}").tobytes()
+
+
+def _pydicom_layout(frames: np.ndarray) -> np.ndarray:
+    """``(F, H, W, C)`` to the shape pydicom's encoders expect: no frame axis for one frame, no sample axis for one
+    sample."""
+    if frames.shape[3] == 1:
+        frames = frames[..., 0]
+    return frames[0] if frames.shape[0] == 1 else frames
+
+
+def _encode_changed(
+    ds: Dataset, image: torch.Tensor | np.ndarray, photometric: str, source_syntax: str, source_photometric: str
+) -> None:
     """Encode changed pixels losslessly: original syntax where possible, else Explicit VR Little Endian."""
+    if source_syntax == _BIG_ENDIAN:
+        _swap_binary_words(ds)
     frames = _native_frames(image)
     _set_native_pixels(ds, frames, photometric)
     if source_syntax in _NATIVE_SYNTAXES:
@@ -309,14 +348,11 @@ def _encode_changed(ds: Dataset, image: torch.Tensor | np.ndarray, photometric: 
         return
     if source_syntax in _LOSSLESS_REENCODE:
         target, options = _LOSSLESS_REENCODE[source_syntax]
+        if photometric == "RGB" and source_photometric in ("YBR_RCT", "YBR_ICT"):
+            # keep the source's colour transform: the reversible one is the lossless twin of both, and halves the size
+            ds.PhotometricInterpretation = "YBR_RCT"
         try:
-            compress(
-                ds,
-                target,
-                frames.squeeze(0) if frames.shape[0] == 1 else frames,
-                generate_instance_uid=False,
-                **options,
-            )
+            compress(ds, target, _pydicom_layout(frames), generate_instance_uid=False, **options)
             ds["PixelData"].VR = "OB"
             return
         except Exception:  # no encoder for this photometric/bit depth: fall back to native, still lossless
@@ -405,7 +441,7 @@ class SaveDicom(Transform):
         else:
             meta = getattr(image, "meta", {})
             photometric = str(meta.get("photometric_interpretation") or header.PhotometricInterpretation)
-            _encode_changed(ds, image, photometric, encoded.transfer_syntax)
+            _encode_changed(ds, image, photometric, encoded.transfer_syntax, str(header.PhotometricInterpretation))
         _sync_file_meta(ds)
         path = self.output_dir / output_relpath(ds, digest)
         _atomic_write(ds, path)

@@ -1,0 +1,136 @@
+"""The ``monai-deid run`` and ``demo`` commands: batches with bad files, exit codes, audit, output names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+from datafiles import pydicom_data_file, pydicom_test_file
+
+from monai_deid.audit import read_audit
+from monai_deid.samples import SAMPLE_PATIENTS, write_sample_set
+
+GOOD = ["CT_small.dcm", "MR_small_RLE.dcm", "SC_rgb_rle_2frame.dcm"]
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _monai_deid(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the command line as a user does, in a fresh process (the package need not be installed)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "monai_deid.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def mixed_batch(tmp_path: Path) -> Path:
+    """Good files in a folder named after a patient, plus every kind of bad input."""
+    batch = tmp_path / "in" / "DOE_JANE_MRN4471920"
+    batch.mkdir(parents=True)
+    for name in GOOD:
+        shutil.copy(pydicom_test_file(name), batch / name)
+    (batch / "not_dicom.dcm").write_text("this is a text file, not DICOM")
+    (batch / "truncated.dcm").write_bytes(pydicom_test_file("CT_small.dcm").read_bytes()[:600])
+    shutil.copy(pydicom_test_file("rtplan.dcm"), batch / "no_pixels.dcm")
+    shutil.copy(pydicom_test_file("JPEG-lossy.dcm"), batch / "undecodable.dcm")
+    (batch / "notes.txt").write_text("a stray file that is not DICOM by content")
+    shutil.copy(pydicom_data_file("US1_UNCR.dcm"), batch / "IMG0001")  # DICOM without an extension
+    return tmp_path / "in"
+
+
+def test_run_writes_good_files_and_audits_every_bad_one(mixed_batch: Path, tmp_path: Path) -> None:
+    before = _digests(mixed_batch)
+    output = tmp_path / "out"
+    result = _monai_deid("run", mixed_batch, output, "--no-progress")
+    assert result.returncode == 1, result.stderr
+    assert _digests(mixed_batch) == before  # inputs untouched
+    records = {Path(r.source).name: r for r in read_audit(tmp_path / "out.audit.jsonl")}
+    assert {name for name, r in records.items() if r.status == "ok"} == {*GOOD, "IMG0001"}
+    expected_codes = {
+        "not_dicom.dcm": "invalid_dicom",
+        "truncated.dcm": "missing_pixel_data",
+        "no_pixels.dcm": "missing_pixel_data",
+        "undecodable.dcm": "undecodable_pixel_data",
+    }
+    for name, code in expected_codes.items():
+        assert (records[name].status, records[name].code, records[name].output) == ("failed", code, None)
+        assert records[name].reason
+    assert "truncated" in records["truncated.dcm"].reason
+    assert records["notes.txt"].status == "skipped"
+    written = sorted(p for p in output.rglob("*") if p.is_file())
+    assert len(written) == len(GOOD) + 1
+    for path in written:
+        assert "DOE" not in str(path) and "MRN" not in str(path) and path.suffix == ".dcm"
+        pydicom.dcmread(path)
+    assert "written" in result.stdout and "failed" in result.stdout
+
+
+def test_quarantine_keeps_a_copy_of_each_file_not_written(mixed_batch: Path, tmp_path: Path) -> None:
+    result = _monai_deid("run", mixed_batch, tmp_path / "out", "--quarantine", tmp_path / "q", "--no-progress")
+    assert result.returncode == 1
+    copies = sorted((tmp_path / "q").iterdir())
+    assert len(copies) == 4
+    assert all("DOE" not in p.name and "no_pixels" not in p.name for p in copies)
+
+
+def test_all_good_exits_zero_and_audit_lies_outside_output(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    shutil.copy(pydicom_test_file("CT_small.dcm"), source / "a.dcm")
+    result = _monai_deid("run", source, tmp_path / "out", "--audit", tmp_path / "logs" / "audit.jsonl")
+    assert result.returncode == 0, result.stderr
+    (record,) = [json.loads(line) for line in (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()]
+    assert record["status"] == "ok" and Path(record["output"]).is_relative_to(tmp_path / "out")
+    assert not list((tmp_path / "out").rglob("*.jsonl"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "missing-folder", "out"],
+        ["run", ".", "."],
+        ["run", "IN", "OUT", "--audit", "OUT/audit.jsonl"],
+        ["run", "IN", "OUT", "--workers", "0"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_two(args: list[str], tmp_path: Path) -> None:
+    (tmp_path / "IN").mkdir()
+    result = _monai_deid(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+
+
+def test_two_workers_write_the_same_files_as_one(mixed_batch: Path, tmp_path: Path) -> None:
+    assert _monai_deid("run", mixed_batch, tmp_path / "one", "--no-progress").returncode == 1
+    assert _monai_deid("run", mixed_batch, tmp_path / "two", "--workers", "2", "--no-progress").returncode == 1
+    one = {Path(p).relative_to(tmp_path / "one"): d for p, d in _digests(tmp_path / "one").items()}
+    two = {Path(p).relative_to(tmp_path / "two"): d for p, d in _digests(tmp_path / "two").items()}
+    assert one == two and len(one) == len(GOOD) + 1
+
+
+def test_demo_generates_writes_and_reports_the_broken_file(tmp_path: Path) -> None:
+    result = _monai_deid("demo", tmp_path / "demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = read_audit(tmp_path / "demo" / "audit.jsonl")
+    assert [r.status for r in records].count("ok") == len(records) - 1
+    (broken,) = [r for r in records if r.status != "ok"]
+    assert Path(broken.source).name == "broken_truncated.dcm" and broken.status == "failed"
+    assert "Look at" in result.stdout
+
+
+def test_sample_set_carries_phi_in_names_and_headers(tmp_path: Path) -> None:
+    paths = write_sample_set(tmp_path)
+    ds = pydicom.dcmread(paths[0])
+    assert str(ds.PatientName) == SAMPLE_PATIENTS[0].name and SAMPLE_PATIENTS[0].patient_id in paths[0].name
