@@ -369,6 +369,31 @@ def test_dictionary_wrapper_requires_detection() -> None:
         RedactPixelsd(keys="image")({"image": img.as_tensor(), "image_text": []})
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mono2-16bit", "ybr_full-8bit"])
+def test_redacted_text_is_unreadable_to_the_ocr(name: str) -> None:
+    # the real stages before and after: EasyOCR finds the text, the header matcher labels it, and after redaction
+    # the same OCR and classifier (what VerifyDeidentified runs) find no PHI while the clinical label still reads
+    from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd  # imported here: heavy, slow tests only
+    from monai_deid.phi import ClassifyPHI, ClassifyPHId
+
+    case = CASES[name]
+    img = make_image(case, 2)
+    for text, xy in (("HARTLEY MARGARET", (6, 6)), ("ID 4471829", (110, 40)), ("AXIAL T2", (6, 70))):
+        burn(img, text_mask(text, xy)[0], case.text, (0, 1))
+    header = Dataset()
+    header.PatientName, header.PatientID = "Hartley^Margaret", "4471829"
+    header.PhotometricInterpretation, header.BitsStored = case.pi, case.bits_stored
+    stages = Compose([DetectBurnedInTextd(keys="image"), ClassifyPHId(keys="image", ner_model=None)])
+    data = stages({"image": img, "image_dicom": header})
+    assert sorted(r.reason for r in data["image_text"] if r.is_phi) == ["header:PatientID", "header:PatientName"]
+
+    redacted = RedactPixelsd(keys="image")(data)["image"]
+    again = ClassifyPHI(ner_model=None)(DetectBurnedInText()(redacted, header), header)
+    assert [r for r in again if r.is_phi is not False] == []
+    assert [r.text for r in again] == ["AXIAL T2"]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("name", list(CASES))
 def test_cuda_matches_cpu(name: str) -> None:
