@@ -18,6 +18,7 @@ Ray is an optional dependency (``pip install monai-deid[ray]``): only this modul
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,8 @@ from monai_deid.audit import AuditLog, AuditRecord, Status
 from monai_deid.runner import RunSummary, _quarantine, process_file
 
 __all__ = ["run_ray"]
+
+logger = logging.getLogger(__name__)
 
 #: What ``io._atomic_write`` leaves behind when its process dies between writing and renaming.
 _PARTIAL_WRITE_GLOB = ".tmp-*.dcm"
@@ -161,6 +164,8 @@ def run_ray(
         for batch in dict.fromkeys((files_per_batch, 1)):
             if not missing:
                 break
+            if len(missing) < len(files):
+                logger.warning("%d files lost their worker on every attempt: retrying them one per task", len(missing))
             for record in _run_pass(missing, factory, kwargs, quarantine_dir, batch, pool):
                 if record.source in done:  # belt and braces: the audit keeps one record per input
                     continue
