@@ -39,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 #: What ``io._atomic_write`` leaves behind when its process dies between writing and renaming.
 _PARTIAL_WRITE_GLOB = ".tmp-*.dcm"
-#: Actor task retries per batch before a batch is given up (its files are then retried one per batch).
-_TASK_RETRIES = 3
 
 
 class _DeidActor:
@@ -91,6 +89,7 @@ def _run_pass(
     kwargs: dict[str, Any],
     quarantine_dir: Path | None,
     files_per_batch: int,
+    task_retries: int,
     pool: tuple[int, dict[str, float]],
 ) -> Iterator[AuditRecord]:
     """Map ``files`` through the actor pool and yield the records as they come back (batches given up are absent)."""
@@ -104,7 +103,7 @@ def _run_pass(
         compute=ActorPoolStrategy(min_size=1, max_size=size),
         fn_constructor_kwargs={"factory": factory, "kwargs": kwargs, "quarantine_dir": quarantine_dir},
         max_restarts=-1,  # a dead actor is replaced ...
-        max_task_retries=_TASK_RETRIES,  # ... and its batch re-run; outputs are idempotent, so re-runs are harmless
+        max_task_retries=task_retries,  # ... and its batch re-run; outputs are idempotent, so re-runs are harmless
         **request,
     )
     for row in results.iter_rows():
@@ -122,13 +121,14 @@ def run_ray(
     factory: Callable[..., Callable[[dict], dict]],
     kwargs: dict[str, Any],
     audit: AuditLog,
-    quarantine_dir: Path | None = None,
+    quarantine_dir: str | Path | None = None,
     skipped: list[Path] | None = None,
     address: str | None = None,
-    output_dir: Path | None = None,
+    output_dir: str | Path | None = None,
     files_per_batch: int = 4,
     max_actors: int | None = None,
     gpus_per_actor: float | None = None,
+    task_retries: int = 3,
     progress: bool = True,
 ) -> RunSummary:
     """Process ``files`` on a Ray cluster with the pipeline that ``factory(**kwargs)`` builds; one audit record each.
@@ -148,8 +148,11 @@ def run_ray(
         files_per_batch: files per actor task; a batch whose worker dies is re-run as a whole.
         max_actors: at most this many actors; default: one per GPU, or one per CPU on a cluster without GPUs.
         gpus_per_actor: GPUs per actor; default 1 when the cluster has GPUs, else 0 (the actor takes one CPU).
+        task_retries: re-runs of a batch whose worker died before the batch is given up and its files are retried
+            one per task, each as often again.
         progress: show Ray Data's progress bars.
     """
+    quarantine_dir = Path(quarantine_dir) if quarantine_dir is not None else None
     _connect(address)
     summary, start = RunSummary(), time.perf_counter()
     for path in skipped or []:
@@ -166,7 +169,7 @@ def run_ray(
                 break
             if len(missing) < len(files):
                 logger.warning("%d files lost their worker on every attempt: retrying them one per task", len(missing))
-            for record in _run_pass(missing, factory, kwargs, quarantine_dir, batch, pool):
+            for record in _run_pass(missing, factory, kwargs, quarantine_dir, batch, task_retries, pool):
                 if record.source in done:  # belt and braces: the audit keeps one record per input
                     continue
                 done.add(record.source)

@@ -49,6 +49,18 @@ def _dying_pipeline(marker: str, victim: str, **kwargs: Any) -> Callable[[dict],
     return run
 
 
+def _poisoned_pipeline(victim: str, **kwargs: Any) -> Callable[[dict], dict]:
+    """``build_pipeline`` whose process dies every time ``victim`` comes through: fault injection for the test only."""
+    pipeline = build_pipeline(**kwargs)
+
+    def run(data: dict) -> dict:
+        if Path(data["image"]).name == victim:
+            os._exit(1)
+        return pipeline(data)
+
+    return run
+
+
 @pytest.fixture(scope="module")
 def ray_session():
     """One local Ray instance for the module (starting Ray takes seconds); workers can import the tests."""
@@ -101,11 +113,12 @@ def _outcomes(records: list[AuditRecord], folder: Path) -> dict[str, tuple]:
 
 
 # First, before the module's Ray instance starts: it would compete for the two CPUs.
-def test_local_engine_does_not_import_ray(corpus: Path, tmp_path: Path) -> None:
+def test_local_engine_does_not_import_ray(tmp_path: Path) -> None:
+    source = pydicom_test_file("CT_small.dcm")
     script = (
         "import sys\n"
         "from monai_deid.cli import main\n"
-        f"main(['run', {str(corpus)!r}, {str(tmp_path / 'out')!r}, '--no-progress'])\n"
+        f"main(['run', {str(source)!r}, {str(tmp_path / 'out')!r}, '--no-progress'])\n"
         "assert 'ray' not in sys.modules, 'the local engine imported ray'\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -151,3 +164,35 @@ def test_killed_worker_loses_and_duplicates_nothing(
     assert summary.counts["ok"] == len(_tree(output))  # every output exactly once, no leftover partial write
     assert _tree(output) == _tree(local_run / "out")
     assert _tree(tmp_path / "quarantine") == _tree(local_run / "quarantine")
+
+
+@pytest.mark.slow  # the poison file kills four workers, each restart re-imports torch and MONAI
+def test_file_that_always_kills_its_worker_is_failed_and_quarantined(
+    ray_session: None, corpus: Path, local_run: Path, tmp_path: Path
+) -> None:
+    files, skipped = find_inputs(corpus)
+    output = tmp_path / "out"
+    with AuditLog(tmp_path / "out.audit.jsonl") as audit:
+        run_ray(
+            files,
+            _poisoned_pipeline,
+            {"output_dir": output, "victim": VICTIM},
+            audit,
+            tmp_path / "quarantine",
+            skipped,
+            output_dir=output,
+            task_retries=1,
+            progress=False,
+        )
+    records = {r.source: r for r in read_audit(tmp_path / "out.audit.jsonl")}
+    local = {r.source: r for r in read_audit(local_run / "out.audit.jsonl")}
+    victim = next(source for source in records if Path(source).name == VICTIM)
+    assert len(records) == len(files) + len(skipped)
+    assert (records[victim].status, records[victim].code) == ("failed", "worker_lost")
+    assert Path(records[victim].details["quarantined_copy"]).read_bytes() == Path(victim).read_bytes()
+    others = [r for r in read_audit(tmp_path / "out.audit.jsonl") if r.source != victim]
+    assert _outcomes(others, tmp_path) == {
+        source: outcome for source, outcome in _outcomes(list(local.values()), local_run).items() if source != victim
+    }
+    victim_output = str(Path(local[victim].output).relative_to(local_run / "out"))
+    assert _tree(output) == {name: d for name, d in _tree(local_run / "out").items() if name != victim_output}
