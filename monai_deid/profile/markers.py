@@ -1,0 +1,64 @@
+"""The attributes that tell a reader how the object was de-identified (PS3.15 E.1.1, PS3.3 C.7.1.1)."""
+
+from __future__ import annotations
+
+from pydicom.dataset import Dataset
+
+from monai_deid import __version__
+from monai_deid.profile.options import METHOD_CODES, ProfileOptions
+
+__all__ = ["burned_in_annotation", "set_deidentification_markers"]
+
+
+def _method_description(options: ProfileOptions, edition: str) -> list[str]:
+    # LO is limited to 64 characters per value: one value per fact.
+    return [f"monai-deid {__version__}", f"PS3.15 E basic profile ({edition.split(' (')[0]})"] + [
+        METHOD_CODES[name][1] for name in options.applied()
+    ]
+
+
+def _code_item(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = "DCM"
+    item.CodeMeaning = meaning
+    return item
+
+
+def burned_in_annotation(original: str | None, pixels_clean: bool) -> str | None:
+    """The Burned In Annotation value after scrubbing.
+
+    ``NO`` only when the pixel stages vouch for every frame; otherwise a present value becomes ``YES`` (an
+    unverified ``NO`` from the modality is not repeated), and an absent one stays absent (no claim is made).
+    """
+    if pixels_clean:
+        return "NO"
+    return None if original is None else "YES"
+
+
+def set_deidentification_markers(ds: Dataset, options: ProfileOptions, edition: str, pixels_clean: bool) -> None:
+    """Write Patient Identity Removed, the method, its code sequence and the temporal-information flag.
+
+    Args:
+        ds: the scrubbed dataset, changed in place.
+        options: the options applied.
+        edition: the standard edition of the table used.
+        pixels_clean: the pixel stages scanned every frame and cleaned what they found (Burned In Annotation may
+            then say NO, and Clean Pixel Data 113101 is listed).
+    """
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = _method_description(options, edition)
+    codes = [METHOD_CODES["basic"]]
+    if pixels_clean:
+        codes.append(("113101", "Clean Pixel Data Option"))
+    codes += [METHOD_CODES[name] for name in options.applied()]
+    ds.DeidentificationMethodCodeSequence = [_code_item(value, meaning) for value, meaning in codes]
+    if options.retain_long_full_dates:
+        ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+    elif options.shift_dates:
+        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+    else:
+        ds.LongitudinalTemporalInformationModified = "REMOVED"
+    burned_in = burned_in_annotation(ds.get("BurnedInAnnotation"), pixels_clean)
+    if burned_in is not None:
+        ds.BurnedInAnnotation = burned_in
