@@ -184,13 +184,14 @@ def test_file_that_always_kills_its_worker_is_failed_and_quarantined(
             task_retries=1,
             progress=False,
         )
-    records = {r.source: r for r in read_audit(tmp_path / "out.audit.jsonl")}
+    audited = read_audit(tmp_path / "out.audit.jsonl")
+    records = {r.source: r for r in audited}
     local = {r.source: r for r in read_audit(local_run / "out.audit.jsonl")}
     victim = next(source for source in records if Path(source).name == VICTIM)
-    assert len(records) == len(files) + len(skipped)
+    assert len(audited) == len(records) == len(files) + len(skipped)  # one record per input
     assert (records[victim].status, records[victim].code) == ("failed", "worker_lost")
     assert Path(records[victim].details["quarantined_copy"]).read_bytes() == Path(victim).read_bytes()
-    others = [r for r in read_audit(tmp_path / "out.audit.jsonl") if r.source != victim]
+    others = [r for r in audited if r.source != victim]
     assert _outcomes(others, tmp_path) == {
         source: outcome for source, outcome in _outcomes(list(local.values()), local_run).items() if source != victim
     }
