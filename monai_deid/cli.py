@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from monai_deid.audit import AuditLog, default_audit_path
 from monai_deid.pipeline import build_pipeline
@@ -37,6 +38,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quarantine", type=Path, help="copy inputs that were not written here")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--engine", choices=("local", "ray"), default="local", help="local processes (default) or a Ray cluster"
+    )
+    parser.add_argument("--ray-address", help="Ray cluster to join (e.g. auto); default: RAY_ADDRESS or a local one")
 
 
 def _check_paths(input_path: Path, output: Path, audit: Path) -> None:
@@ -56,6 +61,8 @@ def run_command(
     quarantine: Path | None = None,
     workers: int = 1,
     progress: bool = True,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> RunSummary:
     """De-identify ``input_path`` into ``output`` and return the run's summary (the ``run`` command's body)."""
     audit_path = audit_path or default_audit_path(output)
@@ -64,12 +71,43 @@ def run_command(
         raise UsageError("--workers must be at least 1")
     exclude = [output, audit_path] + ([quarantine] if quarantine else [])
     files, skipped = find_inputs(input_path, exclude=exclude)
+    kwargs = {"output_dir": output}  # build_pipeline's arguments, the same for both engines
     with AuditLog(audit_path) as audit:
-        summary = run_batch(
-            files, build_pipeline, {"output_dir": output}, audit, workers, quarantine, skipped, progress
-        )
+        if engine == "ray":
+            summary = _run_on_ray(files, skipped, kwargs, audit, quarantine, ray_address, progress)
+        else:
+            summary = run_batch(files, build_pipeline, kwargs, audit, workers, quarantine, skipped, progress)
     print(f"monai-deid: {input_path} -> {output}\n{summary.table()}\n  audit       {audit_path}")
     return summary
+
+
+def _run_on_ray(
+    files: list[Path],
+    skipped: list[Path],
+    kwargs: dict[str, Any],
+    audit: AuditLog,
+    quarantine: Path | None,
+    address: str | None,
+    progress: bool,
+) -> RunSummary:
+    """The ``--engine ray`` batch; Ray is imported only here, so the local engine runs without it."""
+    try:
+        from monai_deid.ray_engine import run_ray
+    except ImportError as e:
+        raise UsageError("--engine ray needs Ray: pip install 'monai-deid[ray]'") from e
+    # Ray workers do not run in this directory: every path they are given must be absolute.
+    output = Path(kwargs["output_dir"]).absolute()
+    return run_ray(
+        [path.absolute() for path in files],
+        build_pipeline,
+        {**kwargs, "output_dir": output},
+        audit,
+        quarantine_dir=quarantine.absolute() if quarantine else None,
+        skipped=skipped,
+        address=address,
+        output_dir=output,
+        progress=progress,
+    )
 
 
 def _demo(folder: Path) -> int:
@@ -91,7 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args.folder)
-        summary = run_command(args.input, args.output, args.audit, args.quarantine, args.workers, not args.no_progress)
+        summary = run_command(
+            args.input,
+            args.output,
+            args.audit,
+            args.quarantine,
+            args.workers,
+            not args.no_progress,
+            args.engine,
+            args.ray_address,
+        )
     except UsageError as e:
         print(f"monai-deid: error: {e}", file=sys.stderr)
         return EXIT_USAGE
