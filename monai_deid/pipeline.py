@@ -7,6 +7,8 @@ one-to-one onto the transforms.
 
 from __future__ import annotations
 
+import csv
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +22,61 @@ from monai_deid.profile import IdentifierMapping, ProfileOptions, ScrubMetadatad
 from monai_deid.redact import RedactPixelsd
 from monai_deid.verify import CapturePHIInventoryd, VerifyDeidentifiedd
 
-__all__ = ["STAGES", "DeidPipeline", "build_deid_transforms", "build_pipeline", "retained_keywords"]
+__all__ = [
+    "STAGES",
+    "DeidPipeline",
+    "build_deid_transforms",
+    "build_pipeline",
+    "merge_mapping_parts",
+    "retained_keywords",
+]
 
 #: Names of the stage sections of a config file, in pipeline order.
 STAGES = ("detect", "classify", "redact", "scrub", "verify")
 
 
 class DeidPipeline(Compose):
-    """The file-to-file pipeline: a ``Compose`` that also exposes the identifier mapping it records (if any).
+    """The file-to-file pipeline: a ``Compose`` that, when asked, appends the identifier mapping of every file it
+    processes to a part file of its own, so parallel workers never share one (see :func:`merge_mapping_parts`).
 
     Args:
         transforms: the stages.
         mapping: the record of original -> new identifiers that ScrubMetadatad fills, or ``None``.
+        mapping_dir: folder of the part files (PHI: outside the output folder).
     """
 
-    def __init__(self, transforms: list, mapping: IdentifierMapping | None = None) -> None:
+    def __init__(
+        self, transforms: list, mapping: IdentifierMapping | None = None, mapping_dir: str | Path | None = None
+    ) -> None:
         super().__init__(transforms)
         self.mapping = mapping
+        self.mapping_part = None if mapping_dir is None else Path(mapping_dir) / f"part-{uuid.uuid4().hex}.csv"
+
+    def __call__(self, data: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(data, *args, **kwargs)
+        finally:
+            if self.mapping is not None and self.mapping_part is not None:
+                self._append_mapping()
+
+    def _append_mapping(self) -> None:
+        pairs = self.mapping.drain()
+        if pairs:
+            self.mapping_part.parent.mkdir(parents=True, exist_ok=True)
+            with self.mapping_part.open("a", newline="", encoding="utf-8") as f:
+                csv.writer(f).writerows(pairs)
+
+
+def merge_mapping_parts(mapping_dir: str | Path, path: str | Path) -> Path:
+    """Merge the workers' part files into one CSV ``id_old,id_new`` at ``path`` and remove the parts."""
+    mapping_dir, merged = Path(mapping_dir), IdentifierMapping()
+    for part in sorted(mapping_dir.glob("part-*.csv")):
+        with part.open(newline="", encoding="utf-8") as f:
+            for old, new in csv.reader(f):
+                merged.record(old, new)
+        part.unlink()
+    mapping_dir.rmdir()
+    return merged.write_csv(path)
 
 
 def retained_keywords(scrub: dict[str, Any]) -> frozenset[str]:
@@ -90,21 +130,21 @@ def build_deid_transforms(
 
 
 def build_pipeline(
-    output_dir: str | Path, key: str = "image", record_mapping: bool = False, **stages: Any
+    output_dir: str | Path, key: str = "image", mapping_dir: str | Path | None = None, **stages: Any
 ) -> DeidPipeline:
     """The file-to-file pipeline: load, de-identify, verify, save under ``output_dir``.
 
     Args:
         output_dir: folder the de-identified files are written under.
         key: the data dictionary key of the image.
-        record_mapping: keep original -> new identifiers in ``pipeline.mapping``.
+        mapping_dir: record original -> new identifiers into part files there (see :class:`DeidPipeline`).
         stages: keyword arguments of :func:`build_deid_transforms` (``device``, ``scan_pixels``, ``detect``,
             ``classify``, ``redact``, ``scrub``, ``verify``).
     """
-    mapping = IdentifierMapping() if record_mapping else None
+    mapping = None if mapping_dir is None else IdentifierMapping()
     transforms = [
         LoadDicomWithMetad(key),
         *build_deid_transforms(key, mapping=mapping, **stages),
         SaveDicomd(key, output_dir=output_dir),
     ]
-    return DeidPipeline(transforms, mapping)
+    return DeidPipeline(transforms, mapping, mapping_dir)

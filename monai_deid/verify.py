@@ -10,8 +10,10 @@ details. A file that fails raises :class:`VerificationError` and is quarantined;
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection, Hashable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,21 +26,31 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID_dictionary
 
 from monai_deid.errors import VerificationError
-from monai_deid.ocr import read_text_in_areas
-from monai_deid.phi import Allowlist, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
+from monai_deid.io import LoadDicomWithMeta
+from monai_deid.ocr import DetectBurnedInText, read_text_in_areas
+from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
 from monai_deid.phi.allowlist import load_placeholders
 from monai_deid.regions import TextRegion
 
-__all__ = ["CapturePHIInventoryd", "PhiInventory", "VerifyDeidentified", "VerifyDeidentifiedd", "capture_inventory"]
+__all__ = [
+    "CapturePHIInventoryd",
+    "PhiInventory",
+    "VerifyDeidentified",
+    "VerifyDeidentifiedd",
+    "capture_inventory",
+    "check_output_file",
+]
 
 #: Kinds of header values looked for in the scrubbed header. Times alone identify nobody and survive date shifting.
 _HEADER_CHECKED_KINDS = {"name", "text", "date", "datetime"}
-#: Shortest value searched as a substring: shorter ones ("1", "F") would match everywhere.
-_MIN_NEEDLE = 4
+#: Shortest value searched for: shorter ones ("1", "F") would match everywhere.
+_MIN_NEEDLE = 3
 #: Pattern categories that prove a leak when read back from the pixels (identifiers, not generic numbers).
 _LEAK_PATTERNS = {"date", "datetime", "time", "phone", "email", "ssn", "label", "name_title", "url"}
 #: Names the software that wrote the file, not the patient or the study.
 _IMPLEMENTATION_CLASS_UID = 0x00020012
+#: De-identification Method code of the Retain Safe Private option: safe private attributes may stay.
+_RETAIN_SAFE_PRIVATE = "113111"
 _BINARY_VRS = {"OB", "OW", "UN", "OD", "OF", "OL", "OV"}
 
 
@@ -83,14 +95,21 @@ def _strings(elem: Any) -> Iterator[str]:
         yield str(item)
 
 
-def _needles(inventory: PhiInventory, retained_keywords: Collection[str]) -> list[tuple[str, str]]:
-    """``(keyword, text)`` pairs to search for: whole values and name components, upper-cased."""
+def _needles(inventory: PhiInventory, retained_keywords: Collection[str]) -> list[tuple[str, re.Pattern[str]]]:
+    """``(keyword, pattern)`` pairs to search for: whole values and name components, case-insensitive.
+
+    Dates are found anywhere (inside date-times too); names and identifiers only as whole words, so the institution
+    "TOSHIBA" is not found in the kept manufacturer "TOSHIBA_MEC" while "DOE" is found in "Follow-up for Doe".
+    """
     needles = []
     for value in inventory.values:
         if value.kind not in _HEADER_CHECKED_KINDS or value.keyword in retained_keywords:
             continue
         parts = [value.value] + (value.value.replace("^", " ").split() if value.kind == "name" else [])
-        needles += [(value.keyword, p.upper()) for p in parts if len(p.strip()) >= _MIN_NEEDLE]
+        for part in {p.strip() for p in parts if len(p.strip()) >= _MIN_NEEDLE}:
+            text = re.escape(part)
+            pattern = text if value.kind in ("date", "datetime") else rf"(?<![A-Za-z0-9_]){text}(?![A-Za-z0-9_])"
+            needles.append((value.keyword, re.compile(pattern, re.IGNORECASE)))
     return needles
 
 
@@ -109,8 +128,7 @@ def header_leaks(
     found: set[str] = set()
     for elem in _elements(header):
         for text in _strings(elem):
-            upper = text.upper()
-            found |= {f"header:{keyword}" for keyword, needle in needles if needle in upper}
+            found |= {f"header:{keyword}" for keyword, needle in needles if needle.search(text)}
             if check_uids and elem.VR == "UI" and text in inventory.uids:
                 found.add("header:uid")
     return sorted(found)
@@ -265,3 +283,22 @@ class VerifyDeidentifiedd(MapTransform):
             if isinstance(image, MetaTensor):
                 image.meta["deid_verified"] = True
         return d
+
+
+def check_output_file(path: str | Path, device: str = "cpu", classify: dict[str, Any] | None = None) -> list[str]:
+    """Re-check a file that was already de-identified, without its original: reason codes of what is wrong.
+
+    The header must carry the de-identification markers and no private attributes beyond the safe ones it declares;
+    the pixels are scanned again and any text the sensitive policy calls PHI is reported.
+    """
+    image, header, _ = LoadDicomWithMeta()(path)
+    problems = []
+    if header.get("PatientIdentityRemoved") != "YES" or "DeidentificationMethodCodeSequence" not in header:
+        problems.append("header:not_marked_deidentified")
+    codes = {item.get("CodeValue") for item in header.get("DeidentificationMethodCodeSequence", [])}
+    if _RETAIN_SAFE_PRIVATE not in codes and any(elem.tag.is_private for elem in header.iterall()):
+        problems.append("header:private_attributes")
+    regions = DetectBurnedInText(device)(image, header)
+    regions = ClassifyPHI(**{"device": device, "ner_model": None, **(classify or {})})(regions, header)
+    problems += sorted({f"pixels:{r.reason}" for r in regions if r.is_phi})
+    return problems

@@ -32,6 +32,12 @@ class IdentifierMapping:
         with self._lock:
             return sorted(self._pairs.items())
 
+    def drain(self) -> list[tuple[str, str]]:
+        """Return the recorded pairs, sorted, and forget them (for writing them out file by file)."""
+        with self._lock:
+            pairs, self._pairs = sorted(self._pairs.items()), {}
+        return pairs
+
     def write_csv(self, path: str | Path) -> Path:
         """Write the pairs as CSV with header ``id_old,id_new`` (overwrites ``path``); returns the path."""
         path = Path(path)
