@@ -18,6 +18,8 @@ REAL_FILES = [
     pydicom_test_file("rtplan.dcm"),
     pydicom_test_file("examples_overlay.dcm"),
     pydicom_data_file("US1_UNCR.dcm"),
+    pydicom_data_file("emri_small.dcm"),
+    pydicom_data_file("eCT_Supplemental.dcm"),
     pydicom_test_file("examples_palette.dcm"),
 ]
 

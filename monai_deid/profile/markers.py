@@ -25,13 +25,29 @@ def _code_item(value: str, meaning: str) -> Dataset:
     return item
 
 
-def burned_in_annotation(original: str | None, pixels_clean: bool) -> str | None:
+# SOP classes whose image module allows only Burned In Annotation = NO (Enhanced and Legacy Converted Enhanced CT,
+# MR and PET, PS3.3 C.8.13.1, C.8.15.2, C.8.22.3): the IOD itself defines these images as free of burned-in text.
+_NO_ONLY_SOP_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.2.1",
+        "1.2.840.10008.5.1.4.1.1.2.2",
+        "1.2.840.10008.5.1.4.1.1.4.1",
+        "1.2.840.10008.5.1.4.1.1.4.3",
+        "1.2.840.10008.5.1.4.1.1.4.4",
+        "1.2.840.10008.5.1.4.1.1.128.1",
+        "1.2.840.10008.5.1.4.1.1.130",
+    }
+)
+
+
+def burned_in_annotation(original: str | None, pixels_clean: bool, sop_class: str = "") -> str | None:
     """The Burned In Annotation value after scrubbing.
 
-    ``NO`` only when the pixel stages vouch for every frame; otherwise a present value becomes ``YES`` (an
-    unverified ``NO`` from the modality is not repeated), and an absent one stays absent (no claim is made).
+    ``NO`` only when the pixel stages vouch for every frame, or when the IOD allows nothing but ``NO``; otherwise
+    a present value becomes ``YES`` (an unverified ``NO`` from the modality is not repeated), and an absent one
+    stays absent (no claim is made either way).
     """
-    if pixels_clean:
+    if pixels_clean or (original is not None and sop_class in _NO_ONLY_SOP_CLASSES):
         return "NO"
     return None if original is None else "YES"
 
@@ -59,6 +75,6 @@ def set_deidentification_markers(ds: Dataset, options: ProfileOptions, edition: 
         ds.LongitudinalTemporalInformationModified = "MODIFIED"
     else:
         ds.LongitudinalTemporalInformationModified = "REMOVED"
-    burned_in = burned_in_annotation(ds.get("BurnedInAnnotation"), pixels_clean)
+    burned_in = burned_in_annotation(ds.get("BurnedInAnnotation"), pixels_clean, str(ds.get("SOPClassUID", "")))
     if burned_in is not None:
         ds.BurnedInAnnotation = burned_in
