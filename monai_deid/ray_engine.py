@@ -100,7 +100,7 @@ def _run_pass(
     results = paths.map_batches(
         _DeidActor,
         batch_size=files_per_batch,
-        compute=ActorPoolStrategy(min_size=1, max_size=size),
+        compute=ActorPoolStrategy(min_size=1, max_size=size, initial_size=size),
         fn_constructor_kwargs={"factory": factory, "kwargs": kwargs, "quarantine_dir": quarantine_dir},
         max_restarts=-1,  # a dead actor is replaced ...
         max_task_retries=task_retries,  # ... and its batch re-run; outputs are idempotent, so re-runs are harmless
