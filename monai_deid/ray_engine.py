@@ -59,10 +59,7 @@ class _DeidActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         records = [process_file(Path(path), self.pipeline, self.quarantine_dir) for path in batch["path"]]
         # Records travel as JSON: their ``details`` are nested and vary per file, which Arrow columns do not like.
-        return {
-            "source": np.array([record.source for record in records], dtype=object),
-            "record": np.array([record.to_json() for record in records], dtype=object),
-        }
+        return {"record": np.array([record.to_json() for record in records], dtype=object)}
 
 
 def _connect(address: str | None) -> None:

@@ -174,7 +174,6 @@ def test_ray_engine_matches_local_engine_byte_for_byte(
     assert len(_tree(tmp_path / "out")) == sum(r.status == "ok" for r in ray_records)
 
 
-@pytest.mark.slow  # a worker restart re-imports torch and MONAI: ~45 s on 2 cores
 def test_killed_worker_loses_and_duplicates_nothing(
     ray_session: None, corpus: Path, local_run: Path, tmp_path: Path
 ) -> None:
