@@ -59,10 +59,7 @@ class _DeidActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         records = [process_file(Path(path), self.pipeline, self.quarantine_dir) for path in batch["path"]]
         # Records travel as JSON: their ``details`` are nested and vary per file, which Arrow columns do not like.
-        return {
-            "source": np.array([record.source for record in records], dtype=object),
-            "record": np.array([record.to_json() for record in records], dtype=object),
-        }
+        return {"record": np.array([record.to_json() for record in records], dtype=object)}
 
 
 def _connect(address: str | None) -> None:
@@ -100,7 +97,7 @@ def _run_pass(
     results = paths.map_batches(
         _DeidActor,
         batch_size=files_per_batch,
-        compute=ActorPoolStrategy(min_size=1, max_size=size),
+        compute=ActorPoolStrategy(min_size=1, max_size=size, initial_size=size),
         fn_constructor_kwargs={"factory": factory, "kwargs": kwargs, "quarantine_dir": quarantine_dir},
         max_restarts=-1,  # a dead actor is replaced ...
         max_task_retries=task_retries,  # ... and its batch re-run; outputs are idempotent, so re-runs are harmless
