@@ -150,6 +150,9 @@ def run_command(
     done = done_earlier(read_audit(audit_path), fingerprint) if audit_path.is_file() else {}
     with AuditLog(audit_path) as audit:
         if engine == "ray":
+            # resolved here, once: workers on other nodes may not share this environment or files
+            scrub = settings.get("scrub") or {}
+            kwargs["scrub"] = {**scrub, "secret": resolve_secret(scrub.get("secret"), scrub.get("secret_file"))}
             summary = _run_on_ray(files, skipped, kwargs, audit, quarantine, ray_address, progress)
         else:
             summary = run_batch(
