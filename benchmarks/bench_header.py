@@ -9,13 +9,12 @@ process per tool, all in the same run; a bare pydicom read+write is the floor. T
 
 Run from the repository root:
 
-    PYTHONPATH=$PWD /work/main/.venv/bin/python benchmarks/bench_header.py [--files 400] [--repeats 3]
+    PYTHONPATH=$PWD /work/main/.venv/bin/python benchmarks/bench_header.py [--files 400] [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -64,42 +63,38 @@ def _make_tool(name: str):
     raise ValueError(f"unknown tool {name}")
 
 
-def worker(name: str, inputs: Path, output: Path, repeats: int) -> list[float]:
-    """Seconds per pass over every input file, one value per repeat (run inside the tool's own process)."""
+def worker(name: str, inputs: Path, output: Path) -> float:
+    """Seconds of one pass over every input file (run inside the tool's own process, after one warm-up file)."""
     tool = _make_tool(name)
     files = sorted(inputs.iterdir())
     tool(files[0], output / "warmup.dcm")
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for src in files:
-            tool(src, output / src.name)
-        times.append(time.perf_counter() - start)
-    return times
+    start = time.perf_counter()
+    for src in files:
+        tool(src, output / src.name)
+    return time.perf_counter() - start
 
 
-def _run_tool(name: str, python: Path, inputs: Path, root: Path, repeats: int) -> dict:
-    output = root / f"out-{name}"
+def _run_tool(name: str, python: Path, inputs: Path, root: Path) -> float:
+    """Seconds of one pass of one tool, in a fresh process (imports and warm-up are not timed)."""
+    output = root / "out"
     output.mkdir()
     cmd = [str(python), __file__, "--worker", name, "--input", str(inputs), "--output", str(output)]
-    cmd += ["--repeats", str(repeats)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-    times = json.loads(done.stdout.strip().splitlines()[-1])
     shutil.rmtree(output)
-    return {"tool": name, "python": str(python), "times": times}
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=400)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (each tool once per round)")
     parser.add_argument("--worker")
     parser.add_argument("--input", type=Path)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.input, args.output, args.repeats)))
+        print(worker(args.worker, args.input, args.output))
         return
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -112,23 +107,28 @@ def main() -> None:
         inputs.mkdir()
         for i in range(args.files):
             shutil.copyfile(source, inputs / f"{i:04d}.dcm")
-        tools = [("pydicom", Path(sys.executable)), ("monai-deid", Path(sys.executable))]
-        tools += [("monai-deid+opts", Path(sys.executable))]
-        tools += [("pydicom", ANCHOR_PYTHON), ("dicognito", ANCHOR_PYTHON), ("dicom-anonymizer", ANCHOR_PYTHON)]
-        results = [_run_tool(name, python, inputs, root, args.repeats) for name, python in tools]
+        tools = {
+            "pydicom read+write": ("pydicom", Path(sys.executable)),
+            "monai-deid (defaults)": ("monai-deid", Path(sys.executable)),
+            "monai-deid (+safe private, +SC)": ("monai-deid+opts", Path(sys.executable)),
+            "pydicom read+write (anchor venv)": ("pydicom", ANCHOR_PYTHON),
+            "dicognito 0.19": ("dicognito", ANCHOR_PYTHON),
+            "dicom-anonymizer 2.1": ("dicom-anonymizer", ANCHOR_PYTHON),
+        }
+        # Rounds interleave the tools, so load from other processes on a shared machine hits all of them alike.
+        times: dict[str, list[float]] = {label: [] for label in tools}
+        for _ in range(args.repeats):
+            for label, (name, python) in tools.items():
+                times[label].append(_run_tool(name, python, inputs, root))
 
     machine = platform.processor() or platform.machine()
     print(f"machine: {machine}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print(f"{args.files} copies of CT_small.dcm, read + de-identify header + write, {args.repeats} passes each")
-    rates = {}
-    for result in results:
-        label = result["tool"] + (" (anchor venv)" if result["python"] == str(ANCHOR_PYTHON) else "")
-        rate = args.files / statistics.median(result["times"])
-        rates[label] = rate
-    faster_anchor = max(rates["dicognito (anchor venv)"], rates["dicom-anonymizer (anchor venv)"])
-    print(f"{'tool':34s} {'files/s':>9s} {'x faster anchor':>16s} {'x bare pydicom':>15s}")
+    print(f"{args.files} copies of CT_small.dcm, read + de-identify header + write, {args.repeats} rounds")
+    rates = {label: args.files / statistics.median(seconds) for label, seconds in times.items()}
+    faster_anchor = max(rates["dicognito 0.19"], rates["dicom-anonymizer 2.1"])
+    print(f"{'tool':34s} {'files/s':>9s} {'x faster anchor':>16s} {'x bare pydicom':>15s}  (median of rounds)")
     for label, rate in rates.items():
-        print(f"{label:34s} {rate:9.1f} {rate / faster_anchor:16.2f} {rate / rates['pydicom']:15.2f}")
+        print(f"{label:34s} {rate:9.1f} {rate / faster_anchor:16.2f} {rate / rates['pydicom read+write']:15.2f}")
 
 
 if __name__ == "__main__":

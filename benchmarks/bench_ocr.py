@@ -25,14 +25,13 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from datafiles import pydicom_data_file, pydicom_test_file  # noqa: E402
-from ocr_dicom import FORMATS, write_dicom  # noqa: E402
-from ocr_render import STRINGS, draw_strings  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from monai_deid.io import LoadDicomWithMeta  # noqa: E402
 from monai_deid.ocr import DetectBurnedInText, get_reader, ocr_view_frames  # noqa: E402
+from tests.datafiles import pydicom_data_file, pydicom_test_file  # noqa: E402
+from tests.ocr_dicom import FORMATS, write_dicom  # noqa: E402
+from tests.ocr_render import STRINGS, draw_strings  # noqa: E402
 
 
 def _timed(fn, repeat: int) -> tuple[float, object]:
@@ -117,7 +116,8 @@ def main() -> None:
                 note = f" (whole cine = {ours_s * 1000 / single_ms:.2f}x one frame)"
             print(
                 f"| {name} | {frames} | {base_s * 1000:.0f} | {ours_ms:.0f}{note} | {base_s * 1000 / ours_ms:.1f}x "
-                f"| {len(regions)} |"
+                f"| {len(regions)} |",
+                flush=True,
             )
 
 

@@ -26,7 +26,8 @@ __all__ = ["RedactPixels", "RedactPixelsd"]
 
 Fill = str | float | Sequence[float]
 
-# torch implements no index_put for these; writes go through a same-width signed view, which is bit-exact.
+# torch supports unsigned types wider than 8 bits only in part (no index_put, kernels missing on some devices):
+# writes and comparisons go through a same-width signed view, which holds the same bits.
 _SIGNED_VIEW = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
 
 
@@ -188,9 +189,11 @@ class RedactPixels(Transform):
                 clean[max(by0 - wy0, 0) : max(by1 - wy0, 0), max(bx0 - wx0, 0) : max(bx1 - wx0, 0)] = False
         # fall back to the plain ring, then (for a box covering the whole image) to the box itself
         mask = clean if clean.any() else ring if ring.any() else ~ring
-        window = torch.cat([pixels[:, run, wy0:wy1, wx0:wx1] for run, _ in _frame_runs(frames, n_frames)], dim=1)
-        window = window.double() if window.is_floating_point() else window.long()
-        samples = window[..., mask.to(pixels.device)]
+        mask = mask.to(pixels.device)
+        pieces = [pixels[:, run, wy0:wy1, wx0:wx1][..., mask] for run, _ in _frame_runs(frames, n_frames)]
+        samples = torch.cat(pieces, dim=1) if len(pieces) > 1 else pieces[0]
+        if samples.dtype in _SIGNED_VIEW:  # no median/mode kernels for wide unsigned types
+            samples = samples.long()
         # the lower median and the mode are values that occur in the ring, so they are valid stored values
         return samples.mode(dim=-1).values if categorical else samples.median(dim=-1).values
 

@@ -128,3 +128,10 @@ def _cover(hits, rendered: Rendered) -> float:
     for r in hits:
         covered[max(0, r.box[1] - y0) : max(0, r.box[3] - y0), max(0, r.box[0] - x0) : max(0, r.box[2] - x0)] = True
     return float((covered & ink).sum() / max(1, ink.sum()))
+
+
+def band_text(regions, band: tuple[int, int, int, int]) -> str:
+    """Texts of the regions whose centre lies in ``band``, left to right (a line split into words reads whole)."""
+    x0, y0, x1, y1 = band
+    inside = [r for r in regions if x0 <= (r.box[0] + r.box[2]) / 2 < x1 and y0 <= (r.box[1] + r.box[3]) / 2 < y1]
+    return " ".join(r.text for r in sorted(inside, key=lambda r: r.box[0]))

@@ -10,13 +10,13 @@ import pickle
 import numpy as np
 import pytest
 from monai.transforms import Compose
-from ocr_dicom import FORMATS, write_dicom
-from ocr_render import STRINGS, background, draw_strings, is_found, text_similarity
 
 from monai_deid.io import LoadDicomWithMeta, LoadDicomWithMetad
 from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd, read_text_in_areas
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file
+from tests.ocr_dicom import FORMATS, write_dicom
+from tests.ocr_render import STRINGS, background, band_text, draw_strings, is_found, text_similarity
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,12 @@ def _render(seed: int, strings: list[str], font: str, size: int, light_on_dark: 
     return draw_strings(base, strings, font, size, ink)
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=[f[0] for f in FORMATS])
-def test_every_stored_format(tmp_path, detector, fmt):
+# One of each family; the slow matrix (test_ocr_matrix.py) runs every format with every font, size and style.
+FAST_FORMATS = [f for f in FORMATS if f[0] in ("mono1_8", "mono2_12", "mono2_16_signed", "ybr_full_8", "palette_8")]
+
+
+@pytest.mark.parametrize("fmt", FAST_FORMATS, ids=[f[0] for f in FAST_FORMATS])
+def test_stored_formats(tmp_path, detector, fmt):
     index = FORMATS.index(fmt)
     strings = [STRINGS[index % len(STRINGS)], STRINGS[(index + 5) % len(STRINGS)]]
     grey, rendered = _render(index, strings, ["sans", "mono", "serif"][index % 3], 11 + index % 4, index % 2 == 0)
@@ -54,8 +58,7 @@ def test_real_ultrasound_header_lines(detector):
     regions = detector(image, header)
 
     # Institution line of the top-left header band, and the label under the image.
-    institution = [r for r in regions if r.box[3] <= 50 and r.box[2] <= 200]
-    assert _best(institution, "BAPTIST MED CTR") >= 0.8
+    assert text_similarity(band_text(regions, (0, 20, 200, 42)), "BAPTIST MED CTR") >= 0.8
     assert _best(regions, "LYMPH") >= 0.8
     assert all(r.frames == (0,) for r in regions)
     assert all(0 <= r.box[0] < r.box[2] <= 640 and 0 <= r.box[1] < r.box[3] <= 480 for r in regions)

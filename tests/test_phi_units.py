@@ -128,3 +128,15 @@ def test_reasons_never_quote_the_text():
     ds.PatientName = "KOWALSKI^ANNA"
     out = ClassifyPHI(ner_model=None)([TextRegion((0,), (0, 0, 1, 1), t, 0.9) for t in texts], ds)
     assert all("KOWALSKI" not in r.reason.upper() and "2019" not in r.reason for r in out)
+
+
+def test_extra_allowlist_file(tmp_path):
+    """Site terms are data: a YAML file with the vocabulary's layout keeps them (and names the reason)."""
+    extra = tmp_path / "site.yaml"
+    extra.write_text("site_probe: [XQ-77, ZETAPROBE]\nformats:\n  site_counter: ['^zeta\\s?\\d{1,3}$']\n")
+    texts = ["ZETAPROBE XQ-77", "ZETA 12", "KOWALSKI"]
+    regions = [TextRegion((0,), (0, 0, 1, 1), t, 0.9) for t in texts]
+    plain = ClassifyPHI(ner_model=None)(regions, None)
+    site = ClassifyPHI(ner_model=None, extra_allowlist=extra)(regions, None)
+    assert [r.is_phi for r in plain] == [True, True, True]
+    assert [r.reason for r in site] == ["allowlist:site_probe", "allowlist:site_counter", "policy:doubt"]

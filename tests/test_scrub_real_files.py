@@ -15,9 +15,13 @@ from tests.datafiles import pydicom_data_file, pydicom_test_file
 REAL_FILES = [
     pydicom_test_file("CT_small.dcm"),
     pydicom_test_file("MR_small.dcm"),
+    pydicom_test_file("MR_small_implicit.dcm"),
+    pydicom_test_file("MR_small_bigendian.dcm"),
     pydicom_test_file("rtplan.dcm"),
     pydicom_test_file("examples_overlay.dcm"),
     pydicom_data_file("US1_UNCR.dcm"),
+    pydicom_data_file("emri_small.dcm"),
+    pydicom_data_file("eCT_Supplemental.dcm"),
     pydicom_test_file("examples_palette.dcm"),
 ]
 

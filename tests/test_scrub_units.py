@@ -252,3 +252,16 @@ def test_in_compose_and_dataloader():
     assert tuple(batch["image"].shape) == (2, 1, 1, 128, 128)
     assert len(set(captured)) == 1 and captured[0].startswith("ANON")
     assert np.array_equal(batch["image"][0].numpy(), np.zeros((1, 1, 128, 128)))
+
+
+def test_transform_pickles_for_worker_processes():
+    import pickle
+
+    from monai_deid.profile import IdentifierMapping
+
+    mapping = IdentifierMapping()
+    scrub = ScrubMetadatad(keys="image", secret=SECRET, mapping=mapping)
+    first = scrub(_item({}))["image_dicom"].SOPInstanceUID
+    clone = pickle.loads(pickle.dumps(scrub))
+    assert clone(_item({}))["image_dicom"].SOPInstanceUID == first
+    assert len(pickle.loads(pickle.dumps(mapping))) == len(mapping) > 0

@@ -21,7 +21,7 @@ import numpy as np
 
 from monai_deid.ocr.boxes import Box, box_union, boxes_overlap
 
-__all__ = ["CandidateArea", "noise_level", "stroke_masks", "text_candidates", "upscale_for"]
+__all__ = ["COARSE_SCALE", "CandidateArea", "noise_level", "stroke_masks", "text_candidates", "upscale_for"]
 
 # Strokes narrower than this many pixels respond fully (text up to roughly 6x this height).
 _STROKE_KERNEL = 15
@@ -34,8 +34,10 @@ _READABLE_LINE_HEIGHT = 12
 _MAX_UPSCALE = 3
 # A joined component at most this many character heights tall is treated as text lines and sized by its characters.
 _MAX_LINES = 4
+#: Resize factor for stroke areas that are not text lines.
+COARSE_SCALE = 0.5
 # Fewest characters in a component for it to count as a text line.
-_MIN_LINE_CHARS = 3
+_MIN_LINE_CHARS = 2
 # Stroke contrast of typical burned-in overlay text (near white or black on the view): searched for separately.
 _OVERLAY_CONTRAST = 96
 
@@ -46,11 +48,12 @@ class CandidateArea:
 
     Args:
         box: ``(x0, y0, x1, y1)``, end-exclusive, in frame pixels, context margin included.
-        scale: integer upscale the detector needs for the smallest text line inside (1 = none).
+        scale: resize factor the detector reads the area at: above 1 for small text lines, 1 for text of ordinary
+            size, ``COARSE_SCALE`` for large stroke areas that are not text lines (speckle, anatomy).
     """
 
     box: Box
-    scale: int
+    scale: float
 
 
 def upscale_for(line_height: int) -> int:
@@ -144,12 +147,25 @@ def _line_areas(mask: np.ndarray, within: np.ndarray | None) -> list[CandidateAr
             continue
         margin = max(8, bh // 2)
         box = (max(0, x - margin), max(0, y - margin), min(w, x + bw + margin), min(h, y + bh + margin))
-        # Only line-like components (several characters of one size side by side, at most a few lines tall) are
-        # upscaled; any other stroke area (speckle, anatomy, text touching them) is still read, at its own size.
-        char_height, chars = char_stats.get(k, (bh, 1))
-        line_like = chars >= _MIN_LINE_CHARS and bh <= _MAX_LINES * char_height and bw >= 2 * char_height
-        lines.append(CandidateArea(box, upscale_for(char_height) if line_like else 1))
+        lines.append(CandidateArea(box, _scale(bw, bh, *char_stats.get(k, (bh, 1)))))
     return lines
+
+
+def _scale(width: int, height: int, char_height: int, chars: int) -> float:
+    """Resize factor for reading a joined stroke component of the given size and character statistics.
+
+    Line-like components (two or more characters of one legible size side by side, at most a few lines tall) are
+    upscaled as their characters need. Everything else (speckle, anatomy, lone marks) is still read, at half size:
+    text large enough to be fused with such strokes stays legible to the detector there, and small high-contrast text
+    on them is separated by the high-contrast pass and read as lines.
+    """
+    line_like = (
+        chars >= _MIN_LINE_CHARS
+        and char_height >= _MIN_LINE_HEIGHT
+        and height <= _MAX_LINES * char_height
+        and width >= 2 * char_height
+    )
+    return upscale_for(char_height) if line_like else COARSE_SCALE
 
 
 def _character_stats(mask: np.ndarray, joined_labels: np.ndarray) -> dict[int, tuple[int, int]]:

@@ -47,7 +47,7 @@ def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: Engin
 
     Args:
         grey: one uint8 frame (OCR view).
-        areas: where to look; each is upscaled by its line height so small text is read.
+        areas: where to look, each at its own resize factor (small text upscaled, large non-text areas halved).
         settings: engine settings.
 
     Returns:
@@ -56,27 +56,57 @@ def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: Engin
     crops, placements = [], []
     for area in areas:
         x0, y0, x1, y1 = area.box
-        scale = area.scale
         crop = grey[y0:y1, x0:x1]
-        if scale > 1:
-            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        if area.scale != 1:
+            shrink = area.scale < 1
+            interpolation = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
+            crop = cv2.resize(crop, None, fx=area.scale, fy=area.scale, interpolation=interpolation)
         crops.append(crop)
-        placements.append((x0, y0, scale))
+        placements.append((x0, y0, area.scale))
     line_lists = read_lines(crops, settings)
-    line_crops, line_boxes = [], []
+    line_crops: list[np.ndarray] = []
+    line_boxes: list[tuple[Box, float]] = []
     for crop, (ox, oy, scale), lines in zip(crops, placements, line_lists, strict=True):
         for line in lines:
-            line_crops.append(crop[int(line.y0) : math.ceil(line.y1), int(line.x0) : math.ceil(line.x1)])
-            line_boxes.append(
-                (
-                    ox + math.floor(line.x0 / scale),
-                    oy + math.floor(line.y0 / scale),
-                    ox + math.ceil(line.x1 / scale),
-                    oy + math.ceil(line.y1 / scale),
-                )
+            box = (
+                ox + math.floor(line.x0 / scale),
+                oy + math.floor(line.y0 / scale),
+                min(grey.shape[1], ox + math.ceil(line.x1 / scale)),
+                min(grey.shape[0], oy + math.ceil(line.y1 / scale)),
             )
+            line_boxes.append((box, scale))
+            # Read at the larger of the two resolutions: never from a shrunken crop.
+            if scale < 1:
+                line_crops.append(grey[box[1] : box[3], box[0] : box[2]])
+            else:
+                line_crops.append(crop[int(line.y0) : math.ceil(line.y1), int(line.x0) : math.ceil(line.x1)])
     texts = recognize_crops(line_crops, settings)
-    return _drop_repeats([Reading(box, text, conf) for box, (text, conf) in zip(line_boxes, texts, strict=True)])
+    readings = [(Reading(box, text, conf), scale) for (box, scale), (text, conf) in zip(line_boxes, texts, strict=True)]
+    return _drop_repeats(_drop_coarse_duplicates(readings))
+
+
+def _drop_coarse_duplicates(readings: list[tuple[Reading, float]]) -> list[Reading]:
+    """Drop half-size readings whose box is mostly covered by readings made at full size or larger.
+
+    The half-size pass over speckle and anatomy also sees the small text lines that were read upscaled; its readings
+    of them are poorer and add nothing.
+    """
+    fine = [r for r, scale in readings if scale >= 1]
+    kept = list(fine)
+    for reading, scale in readings:
+        if scale < 1 and _union_cover(reading.box, [f.box for f in fine]) < 0.5:
+            kept.append(reading)
+    return kept
+
+
+def _union_cover(box: Box, others: list[Box]) -> float:
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return 1.0
+    covered = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    for ox0, oy0, ox1, oy1 in others:
+        covered[max(0, oy0 - y0) : max(0, oy1 - y0), max(0, ox0 - x0) : max(0, ox1 - x0)] = True
+    return float(covered.mean())
 
 
 def _compact(text: str) -> str:

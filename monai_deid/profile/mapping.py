@@ -13,10 +13,21 @@ __all__ = ["IdentifierMapping"]
 
 
 class IdentifierMapping:
-    """Thread-safe record of every replacement made while scrubbing (UIDs, patient IDs, patient names)."""
+    """Thread-safe record of every replacement made while scrubbing (UIDs, patient IDs, patient names).
+
+    Records stay in the process that scrubbed: with DataLoader or batch workers, write one mapping per worker (the
+    replacements are keyed by the secret, so every worker agrees) or scrub in the main process.
+    """
 
     def __init__(self) -> None:
         self._pairs: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {"pairs": self.items()}
+
+    def __setstate__(self, state: dict) -> None:
+        self._pairs = dict(state["pairs"])
         self._lock = threading.Lock()
 
     def record(self, old: str, new: str) -> None:
@@ -31,6 +42,12 @@ class IdentifierMapping:
         """The recorded pairs, sorted by original value."""
         with self._lock:
             return sorted(self._pairs.items())
+
+    def drain(self) -> list[tuple[str, str]]:
+        """Return the recorded pairs, sorted, and forget them (for writing them out file by file)."""
+        with self._lock:
+            pairs, self._pairs = sorted(self._pairs.items()), {}
+        return pairs
 
     def write_csv(self, path: str | Path) -> Path:
         """Write the pairs as CSV with header ``id_old,id_new`` (overwrites ``path``); returns the path."""

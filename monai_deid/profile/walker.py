@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from monai_deid.profile.actions import TEXT_VRS, dummy_value, empty_value
@@ -29,6 +29,7 @@ PATIENT_ID = 0x00100020
 _TERM_KEYWORD = re.compile(r"(ID|IDs|Number|Numbers|Name|Address|Title|Locator|Value)$")
 _TERM_VRS = frozenset({"AE", "LO", "SH"})
 _CLEANED_AWAY = "ANONYMIZED"
+_ASCII_VRS = frozenset({"UI", "DA", "DT"})
 # File meta attributes outside Table E.1-1 that name sending/receiving stations: device identity.
 _FILE_META_DEVICE_TAGS = (0x00020016, 0x00020017, 0x00020018)
 
@@ -154,11 +155,15 @@ class Walk:
                 self._remember(ds[tag])
             del ds[tag]
             return
+        vr = ds.get_item(tag).VR or _vr_of(tag)
+        if vr != "SQ" and (action == "K" or (action == "C" and vr == "TM")):
+            return  # kept as read: no need to decode it (times stay under whole-day date offsets)
+        if vr in _ASCII_VRS and self._replace_raw(ds, tag, vr, action):
+            return
         elem = ds[tag]
         if action == "K":
-            if elem.VR == "SQ":
-                for item in elem.value:
-                    self.dataset(item, structured)
+            for item in elem.value:
+                self.dataset(item, structured)
             return
         self._remember(elem)
         if tag == PATIENT_ID and action in ("D", "Z"):
@@ -173,6 +178,29 @@ class Walk:
             self._replace_uids(elem, structured)
         elif action == "C":
             self._clean(ds, elem)
+
+    def _replace_raw(self, ds: Dataset, tag: int, vr: str, action: str) -> bool:
+        """U on UIDs and C on dates of a not yet decoded element, on its bytes (the fast path); False if not done.
+
+        UI, DA and DT values are ASCII in every character set and byte order, so the new value's bytes are valid in
+        whatever encoding the element was read with.
+        """
+        raw = ds.get_item(tag)
+        if not isinstance(raw, RawDataElement) or not isinstance(raw.value, bytes) or not raw.value.isascii():
+            return False
+        text = raw.value.decode("ascii").rstrip("\x00 ")
+        if action == "U" and vr == "UI":
+            new = "\\".join(self.uids(uid) for uid in text.split("\\"))
+            padding = b"\x00"
+        elif action == "C" and vr in ("DA", "DT") and self.date_offset is not None:
+            new = (shift_da if vr == "DA" else shift_dt)(text, self.date_offset)
+            padding = b" "
+        else:
+            return False
+        data = new.encode("ascii")
+        data += padding * (len(data) % 2)
+        ds[tag] = raw._replace(value=data, length=len(data))
+        return True
 
     def _replace_uids(self, elem: DataElement, structured: bool) -> None:
         if elem.VR == "SQ":  # U* on a reference sequence: keep it, replace the UIDs inside
