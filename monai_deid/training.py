@@ -1,14 +1,14 @@
 """De-identification on the fly in a training pipeline: the stages, then a final step that drops what identifies.
 
-The header (``<key>_dicom``), the OCR text (``<key>_text``), the original encoded pixels (``<key>_encoded``) and an
-output path (``<key>_output``) must never reach a collated batch, a cache or a log; nor may meta entries this package
-did not vouch for. :class:`DropIdentifyingd` removes them, leaving an item that collates.
+The header (``<key>_dicom``), the OCR text (``<key>_text``), the original encoded pixels (``<key>_encoded``), an
+output path (``<key>_output``) and the verifier's PHI inventory (``<key>_phi``) must never reach a collated batch, a
+cache or a log; nor may meta entries this package did not vouch for. :class:`DropIdentifyingd` removes them, leaving
+an item that collates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from monai.config import KeysCollection
@@ -18,14 +18,12 @@ from monai.utils import TransformBackends
 from monai.utils.enums import MetaKeys
 
 from monai_deid.io import LoadDicomWithMetad
-from monai_deid.ocr import DetectBurnedInTextd
-from monai_deid.phi import ClassifyPHId
-from monai_deid.redact import RedactPixelsd
+from monai_deid.pipeline import build_deid_transforms
 
 __all__ = ["PHI_FREE_META", "SIDE_KEY_SUFFIXES", "DropIdentifying", "DropIdentifyingd", "build_training_transforms"]
 
 #: Data dictionary entries beside ``key`` that hold PHI or link back to the source.
-SIDE_KEY_SUFFIXES = ("_dicom", "_text", "_encoded", "_output")
+SIDE_KEY_SUFFIXES = ("_dicom", "_text", "_encoded", "_output", "_phi")
 #: Meta entries that identify nobody: the loader's pixel facts, the stages' flags and MONAI's geometry. Deliberately
 #: absent: ``pixel_digest`` (a hash of the original pixels lets anyone holding the original confirm a match) and
 #: ``filename_or_obj`` (file names carry patient names).
@@ -84,7 +82,7 @@ class DropIdentifyingd(MapTransform):
     nothing identifying (given the stages before it did their work on the pixels).
 
     Args:
-        keys: image keys; ``f"{key}_dicom"``, ``f"{key}_text"``, ``f"{key}_encoded"`` and ``f"{key}_output"`` go.
+        keys: image keys; ``f"{key}_dicom"``, ``_text``, ``_encoded``, ``_output`` and ``_phi`` go.
         allowed_meta: extra meta keys to keep besides :data:`PHI_FREE_META`.
         allow_missing_keys: don't raise if a key is missing.
     """
@@ -107,35 +105,44 @@ class DropIdentifyingd(MapTransform):
 
 
 def build_training_transforms(
-    keys: KeysCollection = "image",
+    key: str = "image",
     device: str = "cpu",
-    text_policy: str = "sensitive",
-    ner_model: str | Path | None = None,
-    detect_text: bool = True,
+    scan_pixels: bool = True,
+    detect: dict[str, Any] | None = None,
+    classify: dict[str, Any] | None = None,
+    redact: dict[str, Any] | None = None,
+    scrub: dict[str, Any] | None = None,
+    verify: dict[str, Any] | None = None,
     allowed_meta: Iterable[str] = (),
     extra: Sequence[Any] = (),
 ) -> Compose:
-    """A training ``Compose``: load, detect text, classify, redact, drop what identifies, then ``extra``.
+    """A training ``Compose``: load, every de-identification stage, :class:`DropIdentifyingd`, then ``extra``.
 
-    The header is not scrubbed but dropped whole by :class:`DropIdentifyingd`: nothing of it reaches the batch, so no
-    secret is needed (pseudonyms and UIDs are for files that leave, see ``monai_deid.pipeline``).
+    The stages are the file pipeline's (:func:`monai_deid.pipeline.build_deid_transforms`: detect, classify, redact,
+    scrub, verify), so an item that would be quarantined by the command line raises here too. Nothing of the header
+    reaches the batch, so by default ScrubMetadata may use a throw-away secret (``MONAI_DEID_SECRET`` still wins).
 
     Args:
-        keys: image keys; the items hold their file paths under these keys.
-        device: device of the OCR and NER models.
-        text_policy: ClassifyPHI's policy (``sensitive``, ``all_text`` or ``none``).
-        ner_model: a local token-classification model for ClassifyPHI, or ``None`` for rules only.
-        detect_text: run the burned-in text stages (OCR, classification, redaction); switch off only for data whose
-            pixels are known to carry no text.
+        key: the image key; items hold their file path under it.
+        device: where OCR, NER and redaction run.
+        scan_pixels: run the pixel stages (OCR, classification, redaction); switch off only for data whose pixels
+            are known to carry no text (or that was de-identified already).
+        detect: keyword arguments of DetectBurnedInTextd.
+        classify: keyword arguments of ClassifyPHId (``policy``, ``ner_model``, ...).
+        redact: keyword arguments of RedactPixelsd.
+        scrub: keyword arguments of ScrubMetadatad; default ``{"generate_secret": True}``.
+        verify: keyword arguments of VerifyDeidentifiedd.
         allowed_meta: extra meta keys :class:`DropIdentifyingd` keeps.
         extra: training transforms appended after the de-identification (intensity, cropping, ...).
     """
-    stages: list[Any] = [LoadDicomWithMetad(keys)]
-    if detect_text:
-        stages += [
-            DetectBurnedInTextd(keys, device=device),
-            ClassifyPHId(keys, policy=text_policy, ner_model=ner_model, device=device),
-            RedactPixelsd(keys),
-        ]
-    stages.append(DropIdentifyingd(keys, allowed_meta))
-    return Compose([*stages, *extra])
+    stages = build_deid_transforms(
+        key,
+        device=device,
+        scan_pixels=scan_pixels,
+        detect=detect,
+        classify=classify,
+        redact=redact,
+        scrub={"generate_secret": True} if scrub is None else scrub,
+        verify=verify,
+    )
+    return Compose([LoadDicomWithMetad(key), *stages, DropIdentifyingd(key, allowed_meta), *extra])

@@ -42,7 +42,7 @@ def test_dataloader_two_workers_batches_hold_no_phi(image_files: list[Path]) -> 
     assert batch["image"].shape == (4, 1, 1, 256, 256) and batch["image"].dtype == torch.float32
     assert set(batch["image"].meta) <= PHI_FREE_META
     assert sorted(batch["image"].meta["modality"]) == ["CT", "CT", "MR", "MR"]
-    assert all(batch["image"].meta["text_scanned"])
+    assert all(batch["image"].meta["text_scanned"]) and all(batch["image"].meta["deid_verified"])
     _assert_no_phi(batch)
 
 
@@ -60,6 +60,7 @@ def test_cache_dataset_items_and_batches_hold_no_phi(image_files: list[Path]) ->
 def test_drop_identifying_prunes_meta_and_side_keys() -> None:
     image = MetaTensor(torch.zeros(1, 1, 4, 4), meta={"modality": "CT", "PatientName": "DOE^JANE", "pixel_digest": "0"})
     data = {"image": image, "image_dicom": object(), "image_text": [], "image_encoded": b"", "image_output": "x"}
+    data["image_phi"] = object()
     out = DropIdentifyingd("image", allowed_meta=["pixel_digest"])(data)
     assert set(out) == {"image"}
     assert "PatientName" not in out["image"].meta
