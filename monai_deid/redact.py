@@ -122,7 +122,6 @@ class RedactPixels(Transform):
 
         out = img.clone()
         raw, source = _signed_view(out), _signed_view(img)
-        changed = []
         for ((x0, y0, x1, y1), frames), fill in zip(jobs.items(), fills, strict=True):
             value = fill.to(pixels.dtype).view(raw.dtype)[:, :, None, None]
             # plain slices over runs of frames: advanced indexing into a large tensor is slow, and torch lacks it
@@ -133,9 +132,11 @@ class RedactPixels(Transform):
                 )
         if isinstance(out, MetaTensor):
             # compared box by box after all writes: exact where boxes overlap, and no full-image pass
-            for (x0, y0, x1, y1), frames in jobs.items():
-                for run, _ in _frame_runs(frames, n_frames):
-                    changed.append((raw[:, run, y0:y1, x0:x1] != source[:, run, y0:y1, x0:x1]).any())
+            changed = [
+                (raw[:, run, y0:y1, x0:x1] != source[:, run, y0:y1, x0:x1]).any()
+                for (x0, y0, x1, y1), frames in jobs.items()
+                for run, _ in _frame_runs(frames, n_frames)
+            ]
             out.meta["pixels_redacted"] = bool(meta.get("pixels_redacted", False)) or bool(torch.stack(changed).any())
         return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import shutil
 import time
 from collections import Counter
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from monai_deid.audit import AuditLog, AuditRecord, Status
@@ -169,8 +171,10 @@ class RunSummary:
 _worker_pipeline: Callable[[dict], dict] | None = None
 
 
-def _init_worker(factory: Callable[..., Callable[[dict], dict]], kwargs: dict[str, Any]) -> None:
+def _init_worker(factory: Callable[..., Callable[[dict], dict]], kwargs: dict[str, Any], threads: int) -> None:
     global _worker_pipeline
+    # workers share the cores: each takes its share instead of every worker spawning one thread per core
+    torch.set_num_threads(threads)
     _worker_pipeline = factory(**kwargs)
 
 
@@ -192,7 +196,8 @@ def _records(
             yield process_file(path, pipeline, quarantine_dir)
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(factory, kwargs)) as pool:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with context.Pool(workers, initializer=_init_worker, initargs=(factory, kwargs, threads)) as pool:
         yield from pool.imap_unordered(_work, [(path, quarantine_dir) for path in files])
 
 

@@ -11,6 +11,7 @@ from transformers import BertConfig, BertForTokenClassification, BertTokenizerFa
 
 from monai_deid.phi import ClassifyPHI, ClassifyPHId, NerLabelError, NerTagger, find_phi_spans
 from monai_deid.regions import TextRegion
+from tests.test_phi_table import one_per_line
 
 WORDS = ["gen", "ob", "liver", "sag", "smith", "john", "mi", "1", ".", "##s", "##ith"]
 STANFORD_LABELS = ["O", "VENDOR", "DATE", "HCW", "HOSPITAL", "ID", "PATIENT", "PHONE"]
@@ -62,7 +63,7 @@ def test_ner_path_batches_and_maps_labels(patient_model):
 
 
 def test_ner_evidence_in_classify_phi(patient_model):
-    regions = [TextRegion((0,), (0, 0, 5, 5), t, 0.9) for t in ("smith", "gen ob", "sag liver")]
+    regions = one_per_line(["smith", "gen ob", "sag liver"])
     out = ClassifyPHI(ner_model=patient_model, ner_batch_size=2)(regions, None)
     assert [(r.is_phi, r.reason) for r in out] == [(True, "ner:PATIENT")] * 3
     assert all(r.score > 0.9 for r in out)
@@ -72,7 +73,7 @@ def test_ner_evidence_in_classify_phi(patient_model):
 def test_non_phi_labels_leave_the_decision_to_other_evidence(tmp_path):
     """A model that says VENDOR (not PHI) for everything adds no evidence: the allowlist keeps, doubt redacts."""
     path = _tiny_model(tmp_path / "vendor", STANFORD_LABELS, "VENDOR")
-    regions = [TextRegion((0,), (0, 0, 5, 5), t, 0.9) for t in ("gen ob", "smith")]
+    regions = one_per_line(["gen ob", "smith"])
     out = ClassifyPHId(keys="image", ner_model=path)({"image": torch.zeros(1, 1, 4, 4), "image_text": regions})
     assert [(r.is_phi, r.reason) for r in out["image_text"]] == [(False, "allowlist:preset"), (True, "policy:doubt")]
 
@@ -90,7 +91,7 @@ def test_missing_model_warns_once_and_never_downloads(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
     classifier = ClassifyPHI(ner_model="StanfordAIMI/stanford-deidentifier-base")
-    regions = [TextRegion((0,), (0, 0, 1, 1), t, 0.9) for t in ("Gen OB", "WHITFIELD")]
+    regions = one_per_line(["Gen OB", "WHITFIELD"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = classifier(regions, None)

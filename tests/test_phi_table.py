@@ -383,6 +383,11 @@ ROWS = (
 )
 
 
+def one_per_line(texts: list[str], confidence: float = 0.9) -> list[TextRegion]:
+    """Regions on separate lines of one frame, so that no line context joins them."""
+    return [TextRegion((0,), (10, 30 * i, 200, 30 * i + 16), t, confidence) for i, t in enumerate(texts)]
+
+
 def synthetic_header() -> Dataset:
     """A header whose PHI values the header rows show, one of them nested in a sequence."""
     ds = Dataset()
@@ -412,7 +417,7 @@ def synthetic_header() -> Dataset:
 
 @pytest.fixture(scope="module")
 def labelled() -> list[tuple[str, str, TextRegion]]:
-    regions = [TextRegion((0,), (0, 0, 10, 10), text, 0.9) for text, _ in ROWS]
+    regions = one_per_line([text for text, _ in ROWS])
     out = ClassifyPHI(ner_model=None)(regions, synthetic_header())
     return [(text, source, region) for (text, source), region in zip(ROWS, out, strict=True)]
 
@@ -453,20 +458,20 @@ def test_reasons_and_scores_are_filled(labelled):
 
 def test_allowlist_never_overrides_phi_evidence():
     """A clinical-looking string that carries a header value or a PHI pattern is PHI (the reverse was a defect)."""
-    regions = [TextRegion((0,), (0, 0, 1, 1), t, 0.99) for t in ("GEN OB 4471923", "MRN12345", "LIVER 12/03/2019")]
+    regions = one_per_line(["GEN OB 4471923", "MRN12345", "LIVER 12/03/2019"], 0.99)
     out = ClassifyPHI(ner_model=None)(regions, synthetic_header())
     assert [r.reason for r in out] == ["header:PatientID", "pattern:id", "pattern:date"]
 
 
 def test_low_confidence_never_keeps():
-    regions = [TextRegion((0,), (0, 0, 1, 1), "WHITFIELD", 0.01), TextRegion((0,), (0, 0, 1, 1), "KOWALSKI", 0.02)]
+    regions = one_per_line(["WHITFIELD", "KOWALSKI"], 0.01)
     out = ClassifyPHI(ner_model=None)(regions, synthetic_header())
     assert all(r.is_phi for r in out)
 
 
 def test_policies():
     texts = ["Gen OB", "WHITFIELD", "4471923", "+"]
-    regions = [TextRegion((0,), (0, 0, 1, 1), t, 0.9) for t in texts]
+    regions = one_per_line(texts)
     header = synthetic_header()
     all_text = ClassifyPHI(policy="all_text", ner_model=None)(regions, header)
     assert [r.is_phi for r in all_text] == [False, True, True, False]
@@ -478,6 +483,6 @@ def test_policies():
 
 
 def test_input_regions_are_not_modified():
-    regions = [TextRegion((0,), (0, 0, 1, 1), "KOWALSKI", 0.9)]
+    regions = one_per_line(["KOWALSKI"])
     ClassifyPHI(ner_model=None)(regions, synthetic_header())
     assert regions[0].is_phi is None and regions[0].reason is None

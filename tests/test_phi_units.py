@@ -22,6 +22,7 @@ from monai_deid.phi import (
 from monai_deid.phi.allowlist import load_placeholders
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file, pydicom_test_file
+from tests.test_phi_table import one_per_line
 
 
 def _header(name: str) -> Dataset:
@@ -113,7 +114,7 @@ def test_split_line_regions_share_evidence():
 
 def test_dict_transform_in_compose_writes_only_labels():
     ds = _header("US1_UNCR.dcm")
-    regions = [TextRegion((0,), (0, 0, 9, 9), t, 0.9) for t in ("BAPTIST MED CTR", "LYMPH NODE", "13US1")]
+    regions = one_per_line(["BAPTIST MED CTR", "LYMPH NODE", "13US1"])
     data = {"image": torch.zeros(3, 1, 8, 8, dtype=torch.uint8), "image_dicom": ds, "image_text": regions}
     out = Compose([ClassifyPHId(keys="image", ner_model=None)])(data)
     assert [r.reason for r in out["image_text"]] == ["header:InstitutionName", "allowlist:preset", "header:PatientID"]
@@ -126,16 +127,16 @@ def test_reasons_never_quote_the_text():
     texts = ["KOWALSKI", "Name: KOWALSKI", "12/03/2019", "Dr. KOWALSKI", "kowalski@x.org"]
     ds = Dataset()
     ds.PatientName = "KOWALSKI^ANNA"
-    out = ClassifyPHI(ner_model=None)([TextRegion((0,), (0, 0, 1, 1), t, 0.9) for t in texts], ds)
+    out = ClassifyPHI(ner_model=None)(one_per_line(texts), ds)
     assert all("KOWALSKI" not in r.reason.upper() and "2019" not in r.reason for r in out)
 
 
 def test_extra_allowlist_file(tmp_path):
     """Site terms are data: a YAML file with the vocabulary's layout keeps them (and names the reason)."""
     extra = tmp_path / "site.yaml"
-    extra.write_text("site_probe: [XQ-77, ZETAPROBE]\nformats:\n  site_counter: ['^zeta\\s?\\d{1,3}$']\n")
-    texts = ["ZETAPROBE XQ-77", "ZETA 12", "KOWALSKI"]
-    regions = [TextRegion((0,), (0, 0, 1, 1), t, 0.9) for t in texts]
+    extra.write_text("site_probe: [XQ-77, ZETAPROBE]\nformats:\n  site_counter: ['^zetax\\s?\\d{1,3}$']\n")
+    texts = ["ZETAPROBE XQ-77", "ZETAX 12", "KOWALSKI"]
+    regions = one_per_line(texts)
     plain = ClassifyPHI(ner_model=None)(regions, None)
     site = ClassifyPHI(ner_model=None, extra_allowlist=extra)(regions, None)
     assert [r.is_phi for r in plain] == [True, True, True]

@@ -265,3 +265,15 @@ def test_transform_pickles_for_worker_processes():
     clone = pickle.loads(pickle.dumps(scrub))
     assert clone(_item({}))["image_dicom"].SOPInstanceUID == first
     assert len(pickle.loads(pickle.dumps(mapping))) == len(mapping) > 0
+
+
+def test_nested_patient_id_gets_its_own_pseudonym():
+    ds = _ct()
+    ref = Dataset()
+    ref.PatientID = "ANOTHER-PATIENT-77"
+    same = Dataset()
+    same.PatientID = _ct().PatientID
+    ds.ReferencedImageSequence = [ref, same]  # U*: kept, its items walked
+    out = ScrubMetadata(secret=SECRET)(ds)
+    other, own = (item.PatientID for item in out.ReferencedImageSequence)
+    assert own == out.PatientID != other and other.startswith("ANON")

@@ -85,10 +85,15 @@ class ClassifyPHI(Transform):
         if self.policy == "none":
             return [dataclasses.replace(r, is_phi=False, reason="policy:none", score=1.0) for r in regions]
         matcher = self.matcher(header)
-        ner_spans = self.ner.find([r.text for r in regions]) if self.ner is not None else [[] for _ in regions]
+        evidence = [gather_evidence(r.text, matcher, self.allowlist) for r in regions]
+        if self.ner is not None:
+            # NER can only add PHI evidence: regions a header value or a pattern already decided need no model pass
+            todo = [i for i, ev in enumerate(evidence) if ev.has_text and ev.header is None and ev.pattern is None]
+            for i, spans in zip(todo, self.ner.find([regions[i].text for i in todo]), strict=True):
+                evidence[i].ner = max(spans, key=lambda s: s.score) if spans else None
         out = []
-        for region, spans in zip(regions, ner_spans, strict=True):
-            d = decide(gather_evidence(region.text, matcher, self.allowlist, spans), self.policy)
+        for region, ev in zip(regions, evidence, strict=True):
+            d = decide(ev, self.policy)
             out.append(dataclasses.replace(region, is_phi=d.is_phi, reason=d.reason, score=d.score))
         # a kept word can be one piece of a value or a date split over several regions of one line
         for i, (reason, score) in line_context_evidence(out, matcher).items():

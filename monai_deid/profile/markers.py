@@ -10,7 +10,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
 
-from monai_deid import __version__
+from monai_deid._version import __version__
 from monai_deid.profile.options import METHOD_CODES, ProfileOptions
 
 __all__ = ["burned_in_annotation", "marker_dataset", "set_deidentification_markers"]

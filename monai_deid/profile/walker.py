@@ -167,7 +167,9 @@ class Walk:
             return
         self._remember(elem)
         if tag == PATIENT_ID and action in ("D", "Z"):
-            elem.value = self.pseudonyms.patient_id(self.patient_key) if self.patient_key else ""
+            # Nested Patient IDs may name another patient: each gets the pseudonym of its own value.
+            key = self.patient_key if ds is self.root else str(elem.value or "").strip()
+            elem.value = self.pseudonyms.patient_id(key) if key else ""
         elif tag == PATIENT_NAME and action in ("D", "Z") and ds is self.root:
             elem.value = self.pseudonyms.patient_name(self.patient_key, str(elem.value)) if self.patient_key else ""
         elif action == "Z":

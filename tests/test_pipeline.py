@@ -1,0 +1,73 @@
+"""The whole file pipeline (load, detect, classify, redact, scrub, verify, save) on generated ultrasound with PHI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import UltrasoundImageStorage
+
+from monai_deid.audit import Status
+from monai_deid.ocr import DetectBurnedInText
+from monai_deid.pipeline import build_pipeline
+from monai_deid.runner import process_file
+from monai_deid.samples import SAMPLE_PATIENTS, make_dataset, render_text
+
+PATIENT = SAMPLE_PATIENTS[0]
+SECRET = {"secret": "pipeline-test-secret"}
+NO_NER = {"ner_model": None}
+
+
+@pytest.fixture(scope="module")
+def ultrasound(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A single-frame ultrasound capture: PHI in the header band, clinical labels at the bottom."""
+    rng = np.random.default_rng(3)
+    frame = np.zeros((240, 320), np.uint8)
+    frame[60:200, 60:260] = rng.integers(30, 90, (140, 200))
+    frame = render_text(
+        frame,
+        [(6, 4, PATIENT.name.replace("^", ", ")), (180, 4, f"ID: {PATIENT.patient_id}"), (6, 214, "C5-1  Abd")],
+        size=15,
+    )
+    rgb = np.repeat(frame[None, ..., None], 3, axis=3)
+    ds = make_dataset(PATIENT, UltrasoundImageStorage, rgb, "RGB", 5, 1)
+    ds.Modality = "US"
+    path = tmp_path_factory.mktemp("us") / f"{PATIENT.patient_id}.dcm"
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+    return path
+
+
+def _planted(text: str) -> bool:
+    upper = text.upper()
+    return any(s in upper for s in ("DOE", "JANE", PATIENT.patient_id, "4471920"))
+
+
+def test_pipeline_redacts_burned_in_phi_keeps_labels_and_scrubs_header(ultrasound: Path, tmp_path: Path) -> None:
+    pipeline = build_pipeline(tmp_path / "out", scrub=SECRET, classify=NO_NER)
+    record = process_file(ultrasound, pipeline)
+    assert record.status == Status.OK, record.reason
+    assert record.details["deid_verified"] and record.details["pixels_redacted"]
+    assert any(r["is_phi"] for r in record.details["text_regions"])
+    assert any(r["is_phi"] is False for r in record.details["text_regions"])  # the probe label stays
+    output = pydicom.dcmread(record.output)
+    assert output.PatientIdentityRemoved == "YES" and output.BurnedInAnnotation == "NO"
+    header_text = " ".join(str(e.value) for e in output.iterall() if e.VR in ("PN", "LO", "SH", "LT", "ST", "DA"))
+    assert not _planted(header_text) and PATIENT.study_date not in header_text
+    # an independent re-read of the written pixels finds no planted PHI, and the clinical label still reads
+    image = np.moveaxis(output.pixel_array, -1, 0)[:, None]
+    readings = [r.text for r in DetectBurnedInText()(image, output)]
+    assert not any(_planted(text) for text in readings)
+    assert any("C5" in text for text in readings)
+
+
+def test_text_the_classifier_was_told_to_keep_is_caught_and_quarantined(ultrasound: Path, tmp_path: Path) -> None:
+    pipeline = build_pipeline(tmp_path / "out", scrub=SECRET, classify={**NO_NER, "policy": "none"})
+    record = process_file(ultrasound, pipeline, quarantine_dir=tmp_path / "quarantine")
+    assert record.status == Status.QUARANTINED and record.code == "verification_failed"
+    assert "pixels:header:PatientName" in record.reason or "pixels:header:PatientID" in record.reason
+    assert not _planted(record.reason)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))
+    assert len(list((tmp_path / "quarantine").iterdir())) == 1
+
