@@ -70,4 +70,3 @@ def test_text_the_classifier_was_told_to_keep_is_caught_and_quarantined(ultrasou
     assert not _planted(record.reason)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))
     assert len(list((tmp_path / "quarantine").iterdir())) == 1
-
