@@ -15,6 +15,7 @@ import yaml
 from monai_deid.audit import AuditLog, default_audit_path, read_audit
 from monai_deid.errors import DeidError
 from monai_deid.pipeline import STAGES, build_pipeline, merge_mapping_parts
+from monai_deid.report import write_review_report
 from monai_deid.runner import RunSummary, done_earlier, find_inputs, run_batch
 from monai_deid.samples import write_sample_set
 from monai_deid.secret import MissingSecretError, resolve_secret
@@ -62,6 +63,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audit", type=Path, help="audit log (JSON Lines); default: <OUTPUT>.audit.jsonl beside it")
     parser.add_argument("--quarantine", type=Path, help="copy inputs that were not written here")
     parser.add_argument("--mapping", type=Path, help="write original -> new identifiers here (CSV, holds PHI)")
+    parser.add_argument("--report", type=Path, help="write a review page (HTML, holds PHI) for a privacy officer here")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -132,6 +134,7 @@ def run_command(
     audit_path: Path | None = None,
     quarantine: Path | None = None,
     mapping: Path | None = None,
+    report: Path | None = None,
     workers: int = 1,
     progress: bool = True,
     engine: str = "local",
@@ -139,7 +142,7 @@ def run_command(
 ) -> RunSummary:
     """De-identify ``input_path`` into ``output`` and return the run's summary (the ``run`` command's body)."""
     audit_path = audit_path or default_audit_path(output)
-    _check_paths(input_path, output, audit_path, quarantine, mapping)
+    _check_paths(input_path, output, audit_path, quarantine, mapping, report)
     if workers < 1:
         raise UsageError("--workers must be at least 1")
     files, skipped = find_inputs(input_path, exclude=[p for p in (output, audit_path, quarantine, mapping) if p])
@@ -147,7 +150,8 @@ def run_command(
     if mapping is not None:
         kwargs["mapping_dir"] = mapping.with_name(mapping.name + ".parts")
     fingerprint = config_id(settings)
-    done = done_earlier(read_audit(audit_path), fingerprint) if audit_path.is_file() else {}
+    earlier = read_audit(audit_path) if audit_path.is_file() else []
+    done = done_earlier(earlier, fingerprint)
     with AuditLog(audit_path) as audit:
         if engine == "ray":
             # resolved here, once: workers on other nodes may not share this environment or files
@@ -161,6 +165,9 @@ def run_command(
     if mapping is not None and kwargs["mapping_dir"].is_dir():
         merge_mapping_parts(kwargs["mapping_dir"], mapping)
     print(f"monai-deid: {input_path} -> {output}\n{summary.table()}\n  audit       {audit_path}")
+    if report is not None:
+        page = write_review_report(read_audit(audit_path)[len(earlier) :], report, output)
+        print(f"  report      {page}")
     return summary
 
 
@@ -215,9 +222,12 @@ def _demo(folder: Path) -> int:
     if not secret_file.exists():
         secret_file.write_text(secrets.token_hex(32))
     settings = {"scrub": {"secret_file": str(secret_file)}, "classify": {"ner_model": None}}
-    summary = run_command(inputs, folder / "output", settings, folder / "audit.jsonl", folder / "quarantine")
+    summary = run_command(
+        inputs, folder / "output", settings, folder / "audit.jsonl", folder / "quarantine", report=folder / "report"
+    )
     print(
         f"\nLook at: {folder / 'output'} (de-identified DICOM, named by new UIDs), "
+        f"{folder / 'report' / 'review.html'} (before/after review page), "
         f"{folder / 'audit.jsonl'} (one record per input), {folder / 'quarantine'} (files withheld).\n"
         f"Check the output again with: monai-deid verify {folder / 'output'}"
     )
@@ -243,6 +253,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         args.audit,
         args.quarantine,
         args.mapping,
+        args.report,
         args.workers,
         not args.no_progress,
         args.engine,

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-__all__ = ["HEADER_ACTIONS", "compare_headers"]
+__all__ = ["HEADER_ACTIONS", "changed_attributes", "compare_headers"]
 
 #: The keys of a ``header_changes`` summary, in the order reports show them.
 HEADER_ACTIONS = ("removed", "replaced", "cleaned", "kept", "added")
@@ -55,3 +55,23 @@ def compare_headers(before: Dataset, after: Dataset) -> dict[str, int]:
             counts["replaced"] += 1
     counts["added"] = sum(1 for path in new if path not in old)
     return counts
+
+
+def _name(ds: Dataset, tag: int) -> str:
+    element = ds[tag]
+    return element.keyword or f"private {element.tag}"
+
+
+def changed_attributes(before: Dataset, after: Dataset) -> list[tuple[str, str]]:
+    """``(attribute, change)`` for each top-level attribute: removed, replaced, cleaned (a sequence), kept, added."""
+    changes = []
+    for tag in sorted(set(before.keys()) | set(after.keys())):
+        if tag not in after:
+            changes.append((_name(before, tag), "removed"))
+        elif tag not in before:
+            changes.append((_name(after, tag), "added"))
+        elif before[tag].value != after[tag].value:
+            changes.append((_name(before, tag), "cleaned" if before[tag].VR == "SQ" else "replaced"))
+        else:
+            changes.append((_name(before, tag), "kept"))
+    return changes

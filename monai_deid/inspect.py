@@ -7,39 +7,17 @@ action and reason code. Values and recognised text are never printed.
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pydicom.dataset import Dataset
-
+from monai_deid.header_changes import changed_attributes, compare_headers
 from monai_deid.io import LoadDicomWithMeta
 from monai_deid.ocr import DetectBurnedInText
 from monai_deid.phi import ClassifyPHI
 from monai_deid.profile import ScrubMetadata
 from monai_deid.regions import TextRegion
 
-__all__ = ["header_changes", "inspect_file"]
-
-
-def _name(ds: Dataset, tag: int) -> str:
-    element = ds[tag]
-    return element.keyword or f"private {element.tag}"
-
-
-def header_changes(before: Dataset, after: Dataset) -> list[tuple[str, str]]:
-    """``(attribute, change)`` for each top-level attribute: removed, replaced, cleaned (a sequence), kept, added."""
-    changes = []
-    for tag in sorted(set(before.keys()) | set(after.keys())):
-        if tag not in after:
-            changes.append((_name(before, tag), "removed"))
-        elif tag not in before:
-            changes.append((_name(after, tag), "added"))
-        elif before[tag].value != after[tag].value:
-            changes.append((_name(before, tag), "cleaned" if before[tag].VR == "SQ" else "replaced"))
-        else:
-            changes.append((_name(before, tag), "kept"))
-    return changes
+__all__ = ["inspect_file"]
 
 
 def _region_lines(regions: list[TextRegion]) -> list[str]:
@@ -61,10 +39,9 @@ def inspect_file(
     """The report of ``monai-deid inspect``: header changes by attribute, then text regions with their decision."""
     image, header, _ = LoadDicomWithMeta()(path)
     scrubbed = ScrubMetadata(**(scrub or {}))(copy.deepcopy(header))
-    changes = header_changes(header, scrubbed)
-    counts = Counter(change for _, change in changes)
-    lines = [f"{path}", "header: " + ", ".join(f"{n} {change}" for change, n in sorted(counts.items()))]
-    lines += [f"  {change:<9} {name}" for name, change in changes if change != "kept"]
+    counts = compare_headers(header, scrubbed)
+    lines = [f"{path}", "header (all depths): " + ", ".join(f"{n} {change}" for change, n in counts.items())]
+    lines += [f"  {change:<9} {name}" for name, change in changed_attributes(header, scrubbed) if change != "kept"]
     regions = DetectBurnedInText(device, **(detect or {}))(image, header)
     regions = ClassifyPHI(**{"device": device, **(classify or {})})(regions, header)
     lines.append(f"burned-in text: {len(regions)} region(s), {sum(r.is_phi is not False for r in regions)} to redact")
