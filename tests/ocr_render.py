@@ -15,7 +15,8 @@ FONTS = {
     "mono": FONT_DIR / "dejavu/DejaVuSansMono.ttf",
     "serif": FONT_DIR / "dejavu/DejaVuSerif.ttf",
     "sans_bold": FONT_DIR / "dejavu/DejaVuSans-Bold.ttf",
-    "droid": FONT_DIR / "droid/DroidSansFallbackFull.ttf",
+    # DroidSansFallbackFull.ttf (the only Droid font installed) has no Latin glyphs: it renders boxes, not text.
+    "sans_condensed": FONT_DIR / "dejavu/DejaVuSansCondensed.ttf",
     "noto_mono": FONT_DIR / "noto/NotoSansMono-Regular.ttf",
 }
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from monai_deid.ocr.boxes import craft_boxes
+from monai_deid.ocr.mosaic import Mosaic, pack
 
 __all__ = ["EngineSettings", "LineBox", "get_reader", "read_lines", "recognize_crops"]
 
@@ -145,8 +146,9 @@ def _score_maps(images: list[np.ndarray], settings: EngineSettings) -> list[np.n
 def read_lines(images: Sequence[np.ndarray], settings: EngineSettings) -> list[list[LineBox]]:
     """Detect text lines in each uint8 grey image.
 
-    Images are padded to multiples of 32 and batched by padded shape. Word boxes are grouped into lines the way
-    EasyOCR does (``easyocr.utils.group_text_box``), with a 10% margin.
+    The images are packed onto as few canvases as possible (:mod:`monai_deid.ocr.mosaic`), canvases are padded to
+    multiples of 32 and batched by shape. Each word box goes to the image its centre lies in; word boxes are then
+    grouped into lines per image the way EasyOCR does (``easyocr.utils.group_text_box``, 10% margin).
 
     Args:
         images: grey uint8 images of any size.
@@ -157,11 +159,12 @@ def read_lines(images: Sequence[np.ndarray], settings: EngineSettings) -> list[l
     """
     from easyocr.utils import group_text_box
 
-    padded = [_padded(img) for img in images]
+    mosaics = pack(images)
+    quads_per_image: list[list[np.ndarray]] = [[] for _ in images]
+    padded = [_padded(m.canvas) for m in mosaics]
     by_shape: dict[tuple[int, int], list[int]] = {}
-    for i, img in enumerate(padded):
-        by_shape.setdefault(img.shape, []).append(i)
-    results: list[list[LineBox]] = [[] for _ in images]
+    for i, canvas in enumerate(padded):
+        by_shape.setdefault(canvas.shape, []).append(i)
     for indices in by_shape.values():
         for start in range(0, len(indices), settings.batch_size):
             chunk = indices[start : start + settings.batch_size]
@@ -169,9 +172,22 @@ def read_lines(images: Sequence[np.ndarray], settings: EngineSettings) -> list[l
                 quads = craft_boxes(
                     maps[:, :, 0], maps[:, :, 1], settings.text_threshold, settings.link_threshold, settings.low_text
                 )
-                polys = [np.asarray(q * 2, dtype=np.int32).reshape(-1) for q in quads]
-                results[i] = _lines(polys, images[i].shape, group_text_box)
-    return results
+                _assign(mosaics[i], [q * 2 for q in quads], quads_per_image)
+    return [
+        _lines([np.asarray(q, dtype=np.int32).reshape(-1) for q in quads], img.shape, group_text_box)
+        for quads, img in zip(quads_per_image, images, strict=True)
+    ]
+
+
+def _assign(mosaic: Mosaic, quads: list[np.ndarray], out: list[list[np.ndarray]]) -> None:
+    """Move each canvas quad into the coordinates of the crop its centre lies in."""
+    for quad in quads:
+        cx, cy = quad.mean(axis=0)
+        k = mosaic.owner(float(cx), float(cy))
+        if k is None:
+            continue
+        ox, oy = mosaic.origins[k]
+        out[mosaic.members[k]].append(quad - np.array([ox, oy], dtype=np.float32))
 
 
 def _lines(polys: list[np.ndarray], shape: tuple[int, int], group_text_box) -> list[LineBox]:

@@ -24,7 +24,7 @@ from monai_deid.ocr.dedup import changed_mask, distinct_frames, unchanged
 from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
 from monai_deid.regions import TextRegion
 
-__all__ = ["Reading", "read_areas", "scan_frames"]
+__all__ = ["Reading", "read_areas", "read_areas_batched", "scan_frames"]
 
 
 @dataclass(frozen=True)
@@ -53,20 +53,28 @@ def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: Engin
     Returns:
         the lines found, boxes in frame pixels.
     """
+    return read_areas_batched([(grey, areas)], settings)[0]
+
+
+def read_areas_batched(
+    jobs: Sequence[tuple[np.ndarray, Sequence[CandidateArea]]], settings: EngineSettings
+) -> list[list[Reading]]:
+    """:func:`read_areas` for several frames at once: one batched detector and one batched recogniser pass in all."""
     crops, placements = [], []
-    for area in areas:
-        x0, y0, x1, y1 = area.box
-        crop = grey[y0:y1, x0:x1]
-        if area.scale != 1:
-            shrink = area.scale < 1
-            interpolation = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
-            crop = cv2.resize(crop, None, fx=area.scale, fy=area.scale, interpolation=interpolation)
-        crops.append(crop)
-        placements.append((x0, y0, area.scale))
+    for job, (grey, areas) in enumerate(jobs):
+        for area in areas:
+            x0, y0, x1, y1 = area.box
+            crop = grey[y0:y1, x0:x1]
+            if area.scale != 1:
+                interpolation = cv2.INTER_AREA if area.scale < 1 else cv2.INTER_CUBIC
+                crop = cv2.resize(crop, None, fx=area.scale, fy=area.scale, interpolation=interpolation)
+            crops.append(crop)
+            placements.append((job, x0, y0, area.scale))
     line_lists = read_lines(crops, settings)
     line_crops: list[np.ndarray] = []
-    line_boxes: list[tuple[Box, float]] = []
-    for crop, (ox, oy, scale), lines in zip(crops, placements, line_lists, strict=True):
+    line_boxes: list[tuple[int, Box, float]] = []
+    for crop, (job, ox, oy, scale), lines in zip(crops, placements, line_lists, strict=True):
+        grey = jobs[job][0]
         for line in lines:
             box = (
                 ox + math.floor(line.x0 / scale),
@@ -74,15 +82,17 @@ def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: Engin
                 min(grey.shape[1], ox + math.ceil(line.x1 / scale)),
                 min(grey.shape[0], oy + math.ceil(line.y1 / scale)),
             )
-            line_boxes.append((box, scale))
+            line_boxes.append((job, box, scale))
             # Read at the larger of the two resolutions: never from a shrunken crop.
             if scale < 1:
                 line_crops.append(grey[box[1] : box[3], box[0] : box[2]])
             else:
                 line_crops.append(crop[int(line.y0) : math.ceil(line.y1), int(line.x0) : math.ceil(line.x1)])
     texts = recognize_crops(line_crops, settings)
-    readings = [(Reading(box, text, conf), scale) for (box, scale), (text, conf) in zip(line_boxes, texts, strict=True)]
-    return _drop_repeats(_drop_coarse_duplicates(readings))
+    per_job: list[list[tuple[Reading, float]]] = [[] for _ in jobs]
+    for (job, box, scale), (text, conf) in zip(line_boxes, texts, strict=True):
+        per_job[job].append((Reading(box, text, conf), scale))
+    return [_drop_repeats(_drop_coarse_duplicates(readings)) for readings in per_job]
 
 
 def _drop_coarse_duplicates(readings: list[tuple[Reading, float]]) -> list[Reading]:
@@ -151,6 +161,7 @@ def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int 
     reference = frames[firsts[0]]
     ref_readings = read_areas(reference, text_candidates(reference, min_contrast), settings)
     per_frame: dict[int, list[Reading]] = {firsts[0]: ref_readings}
+    jobs: list[tuple[np.ndarray, list[CandidateArea]]] = []
     for index in firsts[1:]:
         frame = frames[index]
         changed = changed_mask(frame, reference)
@@ -162,7 +173,11 @@ def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int 
             for r in ref_readings
             if r not in kept
         ]
-        per_frame[index] = kept + (read_areas(frame, areas, settings) if areas else [])
+        per_frame[index] = kept
+        jobs.append((frame, areas))
+    # The other frames depend only on the reference, so their areas are read together in one batched pass.
+    for index, readings in zip(firsts[1:], read_areas_batched(jobs, settings), strict=True):
+        per_frame[index] = per_frame[index] + readings
     return _merge(per_frame, groups)
 
 
