@@ -1,19 +1,28 @@
-"""The ``monai-deid`` command line: ``run`` a folder through the pipeline, ``demo`` it on generated data."""
+"""The ``monai-deid`` command line: ``run``, ``inspect``, ``verify`` and ``demo``."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
-from monai_deid.audit import AuditLog, default_audit_path
-from monai_deid.pipeline import build_pipeline
-from monai_deid.runner import RunSummary, find_inputs, run_batch
+import yaml
+
+from monai_deid.audit import AuditLog, default_audit_path, read_audit
+from monai_deid.errors import DeidError
+from monai_deid.pipeline import STAGES, build_pipeline, merge_mapping_parts
+from monai_deid.runner import RunSummary, done_earlier, find_inputs, run_batch
 from monai_deid.samples import write_sample_set
+from monai_deid.secret import MissingSecretError, resolve_secret
 
-__all__ = ["main"]
+__all__ = ["main", "run_command"]
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+_TOP_LEVEL_SETTINGS = {"device", "scan_pixels", *STAGES}
 
 
 class UsageError(Exception):
@@ -26,50 +35,172 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="de-identify INPUT (a file or folder) into OUTPUT")
     run.add_argument("input", type=Path, help="a DICOM file or a folder searched recursively")
     run.add_argument("output", type=Path, help="folder for the de-identified files (only shareable DICOM goes here)")
+    _add_stage_options(run)
     _add_run_options(run)
+    inspect = commands.add_parser("inspect", help="show what would be removed, replaced, kept and redacted, and why")
+    inspect.add_argument("file", type=Path)
+    _add_stage_options(inspect)
+    verify = commands.add_parser("verify", help="re-check an already de-identified folder, file by file")
+    verify.add_argument("folder", type=Path)
+    verify.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     demo = commands.add_parser("demo", help="generate sample data with planted PHI and de-identify it")
-    demo.add_argument("folder", type=Path, help="where to put input/, output/, the audit and the quarantine")
+    demo.add_argument("folder", type=Path, help="where to put input/, output/, the audit, report and quarantine")
     return parser
+
+
+def _add_stage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML or JSON: device, scan_pixels and one section per stage")
+    parser.add_argument("--secret-file", type=Path, help="file holding the secret (else MONAI_DEID_SECRET)")
+    parser.add_argument(
+        "--generate-secret", action="store_true", help="use a random throw-away secret (outputs cannot be re-linked)"
+    )
+    parser.add_argument("--device", help="cpu (default), cuda or cuda:N")
+    parser.add_argument("--text-policy", choices=("sensitive", "all_text", "none"), help="which burned-in text goes")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audit", type=Path, help="audit log (JSON Lines); default: <OUTPUT>.audit.jsonl beside it")
     parser.add_argument("--quarantine", type=Path, help="copy inputs that were not written here")
+    parser.add_argument("--mapping", type=Path, help="write original -> new identifiers here (CSV, holds PHI)")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--engine", choices=("local", "ray"), default="local", help="local processes (default) or a Ray cluster"
+    )
+    parser.add_argument("--ray-address", help="Ray cluster to join (e.g. auto); default: RAY_ADDRESS or a local one")
 
 
-def _check_paths(input_path: Path, output: Path, audit: Path) -> None:
+def load_config(path: Path | None) -> dict[str, Any]:
+    """Stage settings from a YAML or JSON file: ``device``, ``scan_pixels`` and one section per stage."""
+    if path is None:
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UsageError(f"cannot read the config {path}: {type(e).__name__}") from None
+    unknown = set(config) - _TOP_LEVEL_SETTINGS if isinstance(config, dict) else {"<not a mapping>"}
+    if unknown:
+        raise UsageError(f"config {path}: unknown settings {sorted(unknown)}; expected {sorted(_TOP_LEVEL_SETTINGS)}")
+    return config
+
+
+def stage_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of the stages: the config file, overridden by the command line options."""
+    settings = load_config(args.config)
+    scrub = dict(settings.get("scrub") or {})
+    if args.secret_file:
+        scrub["secret_file"] = str(args.secret_file)
+    if args.generate_secret and not scrub.get("secret"):
+        # made once here, not in each worker, so every worker pseudonymises alike
+        scrub["secret"] = secrets.token_hex(32)
+    try:
+        resolve_secret(scrub.get("secret"), scrub.get("secret_file"))
+    except MissingSecretError as e:
+        raise UsageError(f"{e} (or --secret-file FILE / --generate-secret)") from None
+    settings["scrub"] = scrub
+    if args.device:
+        settings["device"] = args.device
+    if args.text_policy:
+        settings["classify"] = {**(settings.get("classify") or {}), "policy": args.text_policy}
+    return settings
+
+
+def config_id(settings: dict[str, Any]) -> str:
+    """A PHI-free fingerprint of the settings and the secret: reruns skip files done with the same one."""
+    scrub = settings.get("scrub") or {}
+    secret = resolve_secret(scrub.get("secret"), scrub.get("secret_file"))
+    public = {**settings, "scrub": {k: v for k, v in scrub.items() if k not in ("secret", "secret_file")}}
+    text = json.dumps(public, sort_keys=True, default=str) + secret.digest("config-id", "").hex()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_paths(input_path: Path, output: Path, *outside: Path | None) -> None:
     if not input_path.exists():
         raise UsageError(f"input {input_path} does not exist")
-    input_path, output, audit = input_path.resolve(), output.resolve(), audit.resolve()
+    input_path, output = input_path.resolve(), output.resolve()
     if output == input_path or output in input_path.parents:
         raise UsageError("the output folder must not be the input or contain it: inputs are never overwritten")
-    if output == audit or output in audit.parents:
-        raise UsageError("the audit log links outputs to source paths, so it must be outside the output folder")
+    for path in (p.resolve() for p in outside if p is not None):
+        if output == path or output in path.parents:
+            raise UsageError(f"{path.name} holds PHI or links to sources, so it must be outside the output folder")
 
 
 def run_command(
     input_path: Path,
     output: Path,
+    settings: dict[str, Any],
     audit_path: Path | None = None,
     quarantine: Path | None = None,
+    mapping: Path | None = None,
     workers: int = 1,
     progress: bool = True,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> RunSummary:
     """De-identify ``input_path`` into ``output`` and return the run's summary (the ``run`` command's body)."""
     audit_path = audit_path or default_audit_path(output)
-    _check_paths(input_path, output, audit_path)
+    _check_paths(input_path, output, audit_path, quarantine, mapping)
     if workers < 1:
         raise UsageError("--workers must be at least 1")
-    exclude = [output, audit_path] + ([quarantine] if quarantine else [])
-    files, skipped = find_inputs(input_path, exclude=exclude)
+    files, skipped = find_inputs(input_path, exclude=[p for p in (output, audit_path, quarantine, mapping) if p])
+    kwargs: dict[str, Any] = {"output_dir": output, **settings}
+    if mapping is not None:
+        kwargs["mapping_dir"] = mapping.with_name(mapping.name + ".parts")
+    fingerprint = config_id(settings)
+    done = done_earlier(read_audit(audit_path), fingerprint) if audit_path.is_file() else {}
     with AuditLog(audit_path) as audit:
-        summary = run_batch(
-            files, build_pipeline, {"output_dir": output}, audit, workers, quarantine, skipped, progress
-        )
+        if engine == "ray":
+            summary = _run_on_ray(files, skipped, kwargs, audit, quarantine, ray_address, progress)
+        else:
+            summary = run_batch(
+                files, build_pipeline, kwargs, audit, workers, quarantine, skipped, progress, fingerprint, done
+            )
+    if mapping is not None and kwargs["mapping_dir"].is_dir():
+        merge_mapping_parts(kwargs["mapping_dir"], mapping)
     print(f"monai-deid: {input_path} -> {output}\n{summary.table()}\n  audit       {audit_path}")
     return summary
+
+
+def _run_on_ray(
+    files: list[Path],
+    skipped: list[Path],
+    kwargs: dict[str, Any],
+    audit: AuditLog,
+    quarantine: Path | None,
+    address: str | None,
+    progress: bool,
+) -> RunSummary:
+    """The ``--engine ray`` batch; Ray is imported only here, so the local engine runs without it."""
+    try:
+        from monai_deid.ray_engine import run_ray
+    except ImportError as e:
+        raise UsageError("--engine ray needs Ray: pip install 'monai-deid[ray]'") from e
+    # Ray workers do not run in this directory: every path they are given must be absolute.
+    output = Path(kwargs["output_dir"]).absolute()
+    return run_ray(
+        [path.absolute() for path in files],
+        build_pipeline,
+        {**kwargs, "output_dir": output},
+        audit,
+        quarantine_dir=quarantine.absolute() if quarantine else None,
+        skipped=skipped,
+        address=address,
+        output_dir=output,
+        progress=progress,
+    )
+
+
+def _verify_folder(folder: Path, device: str) -> int:
+    from monai_deid.verify import check_output_file
+
+    files, _ = find_inputs(folder)
+    failures = 0
+    for path in files:
+        problems = check_output_file(path, device)
+        failures += bool(problems)
+        print(f"{'FAIL' if problems else 'ok  '}  {path}  {' '.join(problems)}")
+    print(f"{len(files) - failures} of {len(files)} files pass")
+    return EXIT_FAILURES if failures else EXIT_OK
 
 
 def _demo(folder: Path) -> int:
@@ -77,25 +208,57 @@ def _demo(folder: Path) -> int:
     failed."""
     inputs = folder / "input"
     write_sample_set(inputs)
-    summary = run_command(inputs, folder / "output", folder / "audit.jsonl", folder / "quarantine")
+    secret_file = folder / "demo-secret.txt"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_hex(32))
+    settings = {"scrub": {"secret_file": str(secret_file)}, "classify": {"ner_model": None}}
+    summary = run_command(inputs, folder / "output", settings, folder / "audit.jsonl", folder / "quarantine")
     print(
         f"\nLook at: {folder / 'output'} (de-identified DICOM, named by new UIDs), "
-        f"{folder / 'audit.jsonl'} (one record per input), {folder / 'quarantine'} (files withheld)."
+        f"{folder / 'audit.jsonl'} (one record per input), {folder / 'quarantine'} (files withheld).\n"
+        f"Check the output again with: monai-deid verify {folder / 'output'}"
     )
     return EXIT_OK if summary.not_written == 1 else EXIT_FAILURES
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return _demo(args.folder)
+    if args.command == "verify":
+        return _verify_folder(args.folder, args.device)
+    settings = stage_settings(args)
+    if args.command == "inspect":
+        from monai_deid.inspect import inspect_file
+
+        stages = {name: settings.get(name) for name in ("detect", "classify", "scrub")}
+        print(inspect_file(args.file, settings.get("device", "cpu"), **stages))
+        return EXIT_OK
+    summary = run_command(
+        args.input,
+        args.output,
+        settings,
+        args.audit,
+        args.quarantine,
+        args.mapping,
+        args.workers,
+        not args.no_progress,
+        args.engine,
+        args.ray_address,
+    )
+    return EXIT_FAILURES if summary.not_written else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``monai-deid`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            return _demo(args.folder)
-        summary = run_command(args.input, args.output, args.audit, args.quarantine, args.workers, not args.no_progress)
+        return _dispatch(args)
     except UsageError as e:
         print(f"monai-deid: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    return EXIT_FAILURES if summary.not_written else EXIT_OK
+    except DeidError as e:  # inspect on a file that cannot be read: the typed error names it, PHI-free
+        print(f"monai-deid: error: {e}", file=sys.stderr)
+        return EXIT_FAILURES
 
 
 if __name__ == "__main__":

@@ -327,7 +327,17 @@ def _swap_binary_words(ds: Dataset) -> None:
             element.value = words.astype(f"<u{size}").tobytes()
 
 
-def _encode_changed(ds: Dataset, image: torch.Tensor | np.ndarray, photometric: str, source_syntax: str) -> None:
+def _pydicom_layout(frames: np.ndarray) -> np.ndarray:
+    """``(F, H, W, C)`` to the shape pydicom's encoders expect: no frame axis for one frame, no sample axis for one
+    sample."""
+    if frames.shape[3] == 1:
+        frames = frames[..., 0]
+    return frames[0] if frames.shape[0] == 1 else frames
+
+
+def _encode_changed(
+    ds: Dataset, image: torch.Tensor | np.ndarray, photometric: str, source_syntax: str, source_photometric: str
+) -> None:
     """Encode changed pixels losslessly: original syntax where possible, else Explicit VR Little Endian."""
     if source_syntax == _BIG_ENDIAN:
         _swap_binary_words(ds)
@@ -338,14 +348,11 @@ def _encode_changed(ds: Dataset, image: torch.Tensor | np.ndarray, photometric: 
         return
     if source_syntax in _LOSSLESS_REENCODE:
         target, options = _LOSSLESS_REENCODE[source_syntax]
+        if photometric == "RGB" and source_photometric in ("YBR_RCT", "YBR_ICT"):
+            # keep the source's colour transform: the reversible one is the lossless twin of both, and halves the size
+            ds.PhotometricInterpretation = "YBR_RCT"
         try:
-            compress(
-                ds,
-                target,
-                frames.squeeze(0) if frames.shape[0] == 1 else frames,
-                generate_instance_uid=False,
-                **options,
-            )
+            compress(ds, target, _pydicom_layout(frames), generate_instance_uid=False, **options)
             ds["PixelData"].VR = "OB"
             return
         except Exception:  # no encoder for this photometric/bit depth: fall back to native, still lossless
@@ -434,7 +441,7 @@ class SaveDicom(Transform):
         else:
             meta = getattr(image, "meta", {})
             photometric = str(meta.get("photometric_interpretation") or header.PhotometricInterpretation)
-            _encode_changed(ds, image, photometric, encoded.transfer_syntax)
+            _encode_changed(ds, image, photometric, encoded.transfer_syntax, str(header.PhotometricInterpretation))
         _sync_file_meta(ds)
         path = self.output_dir / output_relpath(ds, digest)
         _atomic_write(ds, path)

@@ -22,7 +22,7 @@ from monai_deid.audit import AuditLog, AuditRecord, Status
 from monai_deid.errors import DeidError, UnsupportedContentError, VerificationError
 from monai_deid.io import is_dicom_file
 
-__all__ = ["RunSummary", "find_inputs", "process_file", "run_batch"]
+__all__ = ["RunSummary", "done_earlier", "file_digest", "find_inputs", "process_file", "run_batch"]
 
 #: Names that claim to be DICOM: such a file that does not parse is a failure, not a stray file to skip.
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
@@ -92,8 +92,32 @@ def process_file(
         if quarantine_dir is not None:
             record.details["quarantined_copy"] = _quarantine(path, quarantine_dir)
         return record
-    return AuditRecord(
-        source=str(path), output=str(data[f"{key}_output"]), status=Status.OK, details=_details(data, key)
+    details = {"source_sha256": file_digest(path), **_details(data, key)}
+    return AuditRecord(source=str(path), output=str(data[f"{key}_output"]), status=Status.OK, details=details)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes: tells a later run whether an input changed since it was de-identified."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def done_earlier(previous: list[AuditRecord], config_id: str) -> dict[str, AuditRecord]:
+    """The ``ok`` records of earlier runs with the same settings, by source path."""
+    return {
+        r.source: r
+        for r in previous
+        if r.status == Status.OK and r.details.get("config_id") == config_id and "source_sha256" in r.details
+    }
+
+
+def _still_done(path: Path, record: AuditRecord | None) -> bool:
+    """Whether an earlier run's output for ``path`` still stands: same input bytes, output still there."""
+    return (
+        record is not None
+        and record.output is not None
+        and Path(record.output).is_file()
+        and record.details["source_sha256"] == file_digest(path)
     )
 
 
@@ -181,6 +205,8 @@ def run_batch(
     quarantine_dir: Path | None = None,
     skipped: list[Path] | None = None,
     progress: bool = True,
+    config_id: str = "",
+    done: dict[str, AuditRecord] | None = None,
 ) -> RunSummary:
     """Process ``files`` with the pipeline that ``factory(**kwargs)`` builds, writing one audit record per file.
 
@@ -193,14 +219,28 @@ def run_batch(
         quarantine_dir: where inputs that were not written are copied; ``None`` copies nothing.
         skipped: files found but not DICOM by content; audited as ``skipped``.
         progress: show a progress bar (files/s) on stderr.
+        config_id: PHI-free fingerprint of the settings and the secret, recorded with every written file.
+        done: earlier ``ok`` records with the same ``config_id`` (see :func:`done_earlier`): their inputs are skipped
+            when unchanged and their outputs still exist, so a rerun produces the same outputs without the work.
     """
     summary = RunSummary()
     start = time.perf_counter()
     for path in skipped or []:
         audit.write(AuditRecord(str(path), None, Status.SKIPPED, reason="not DICOM by content", code="not_dicom"))
         summary.counts[Status.SKIPPED] += 1
-    bar = tqdm(total=len(files), unit="file", disable=not progress, dynamic_ncols=True)
-    for record in _records(files, factory, kwargs, workers, quarantine_dir):
+    todo = []
+    for path in files:
+        earlier = (done or {}).get(str(path))
+        if _still_done(path, earlier):
+            reason = "already de-identified by an earlier run with the same settings"
+            audit.write(AuditRecord(str(path), earlier.output, Status.SKIPPED, reason=reason, code="done"))
+            summary.counts[Status.SKIPPED] += 1
+        else:
+            todo.append(path)
+    bar = tqdm(total=len(todo), unit="file", disable=not progress, dynamic_ncols=True)
+    for record in _records(todo, factory, kwargs, workers, quarantine_dir):
+        if record.status == Status.OK:
+            record.details["config_id"] = config_id
         audit.write(record)
         summary.counts[record.status] += 1
         bar.update(1)

@@ -25,13 +25,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _monai_deid(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the command line as a user does, in a fresh process (the package need not be installed)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MONAI_DEID_SECRET": "test-secret-0123456789"}
     command = [sys.executable, "-m", "monai_deid.cli", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
 
 
 def _digests(folder: Path) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def header_only(tmp_path: Path) -> Path:
+    """A config that skips the pixel stages: these tests are about batching, not OCR (see test_pipeline.py)."""
+    path = tmp_path / "header-only.yaml"
+    path.write_text("scan_pixels: false\n")
+    return path
 
 
 @pytest.fixture
@@ -50,10 +58,10 @@ def mixed_batch(tmp_path: Path) -> Path:
     return tmp_path / "in"
 
 
-def test_run_writes_good_files_and_audits_every_bad_one(mixed_batch: Path, tmp_path: Path) -> None:
+def test_run_writes_good_files_and_audits_every_bad_one(mixed_batch: Path, header_only: Path, tmp_path: Path) -> None:
     before = _digests(mixed_batch)
     output = tmp_path / "out"
-    result = _monai_deid("run", mixed_batch, output, "--no-progress")
+    result = _monai_deid("run", mixed_batch, output, "--no-progress", "--config", header_only)
     assert result.returncode == 1, result.stderr
     assert _digests(mixed_batch) == before  # inputs untouched
     records = {Path(r.source).name: r for r in read_audit(tmp_path / "out.audit.jsonl")}
@@ -77,21 +85,24 @@ def test_run_writes_good_files_and_audits_every_bad_one(mixed_batch: Path, tmp_p
     assert "written" in result.stdout and "failed" in result.stdout
 
 
-def test_quarantine_keeps_a_copy_of_each_file_not_written(mixed_batch: Path, tmp_path: Path) -> None:
-    result = _monai_deid("run", mixed_batch, tmp_path / "out", "--quarantine", tmp_path / "q", "--no-progress")
+def test_quarantine_keeps_a_copy_of_each_file_not_written(mixed_batch: Path, header_only: Path, tmp_path: Path) -> None:
+    result = _monai_deid(
+        "run", mixed_batch, tmp_path / "out", "--quarantine", tmp_path / "q", "--no-progress", "--config", header_only
+    )
     assert result.returncode == 1
     copies = sorted((tmp_path / "q").iterdir())
     assert len(copies) == 4
     assert all("DOE" not in p.name and "no_pixels" not in p.name for p in copies)
 
 
-def test_all_good_exits_zero_and_audit_lies_outside_output(tmp_path: Path) -> None:
+def test_all_good_exits_zero_and_audit_lies_outside_output(header_only: Path, tmp_path: Path) -> None:
     source = tmp_path / "in"
     source.mkdir()
     shutil.copy(pydicom_test_file("CT_small.dcm"), source / "a.dcm")
-    result = _monai_deid("run", source, tmp_path / "out", "--audit", tmp_path / "logs" / "audit.jsonl")
+    audit = tmp_path / "logs" / "audit.jsonl"
+    result = _monai_deid("run", source, tmp_path / "out", "--audit", audit, "--config", header_only)
     assert result.returncode == 0, result.stderr
-    (record,) = [json.loads(line) for line in (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()]
+    (record,) = [json.loads(line) for line in audit.read_text().splitlines()]
     assert record["status"] == "ok" and Path(record["output"]).is_relative_to(tmp_path / "out")
     assert not list((tmp_path / "out").rglob("*.jsonl"))
 
@@ -112,9 +123,10 @@ def test_usage_errors_exit_two(args: list[str], tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
 
 
-def test_two_workers_write_the_same_files_as_one(mixed_batch: Path, tmp_path: Path) -> None:
-    assert _monai_deid("run", mixed_batch, tmp_path / "one", "--no-progress").returncode == 1
-    assert _monai_deid("run", mixed_batch, tmp_path / "two", "--workers", "2", "--no-progress").returncode == 1
+def test_two_workers_write_the_same_files_as_one(mixed_batch: Path, header_only: Path, tmp_path: Path) -> None:
+    common = ("--no-progress", "--config", header_only)
+    assert _monai_deid("run", mixed_batch, tmp_path / "one", *common).returncode == 1
+    assert _monai_deid("run", mixed_batch, tmp_path / "two", "--workers", "2", *common).returncode == 1
     one = {Path(p).relative_to(tmp_path / "one"): d for p, d in _digests(tmp_path / "one").items()}
     two = {Path(p).relative_to(tmp_path / "two"): d for p, d in _digests(tmp_path / "two").items()}
     assert one == two and len(one) == len(GOOD) + 1

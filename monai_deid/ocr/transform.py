@@ -1,0 +1,179 @@
+"""DetectBurnedInText: find the text burned into every frame of a DICOM image (array and dictionary transforms)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pydicom
+import torch
+from monai.config import KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import MapTransform, Transform
+from monai.utils import TransformBackends
+
+from monai_deid.ocr.boxes import Box
+from monai_deid.ocr.candidates import CandidateArea, upscale_for
+from monai_deid.ocr.engine import EngineSettings
+from monai_deid.ocr.scan import read_areas, scan_frames
+from monai_deid.ocr.view import build_ocr_view
+from monai_deid.regions import TextRegion
+
+__all__ = ["DetectBurnedInText", "DetectBurnedInTextd", "ocr_view_frames", "read_text_in_areas"]
+
+
+def _as_numpy(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(image, torch.Tensor):
+        return image.detach().cpu().numpy()
+    return np.asarray(image)
+
+
+def _photometric(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None) -> str:
+    meta = getattr(image, "meta", None) or {}
+    if meta.get("photometric_interpretation"):
+        return str(meta["photometric_interpretation"])
+    if header is not None and "PhotometricInterpretation" in header:
+        return str(header.PhotometricInterpretation)
+    return "MONOCHROME2" if image.shape[0] == 1 else "RGB"
+
+
+def _bits_stored(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None) -> int | None:
+    meta = getattr(image, "meta", None) or {}
+    if meta.get("bits_stored"):
+        return int(meta["bits_stored"])
+    return int(header.BitsStored) if header is not None and "BitsStored" in header else None
+
+
+def ocr_view_frames(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None = None) -> np.ndarray:
+    """The ``(F, H, W)`` uint8 OCR view of a ``(C, F, H, W)`` image (see :mod:`monai_deid.ocr.view`)."""
+    pixels = _as_numpy(image)
+    return build_ocr_view(pixels, _photometric(image, header), header, _bits_stored(image, header)).frames
+
+
+class DetectBurnedInText(Transform):
+    """Find every piece of text burned into the pixels of every frame, with its box, reading and confidence.
+
+    Frames are rendered to an 8-bit OCR view (MONOCHROME1 inverted, deep data windowed, palette through its lookup
+    table, colour to luminance). A cheap stroke test proposes the areas where text can be; EasyOCR's CRAFT detector
+    runs only there (small text upscaled) and its recogniser reads every line with greedy decoding. Identical frames
+    are read once and the other frames of a cine loop only where their pixels differ from the first frame.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the networks run.
+        detector_half: run the detector in float16 on CUDA (ignored on CPU).
+        batch_size: images per detector forward and line crops per recogniser forward.
+        min_contrast: smallest stroke contrast (grey levels of the OCR view) treated as possible text; lower finds
+            fainter text and costs more detector time.
+        text_threshold: CRAFT region score a blob must reach to be text.
+        low_text: CRAFT region score that belongs to a blob.
+        link_threshold: CRAFT affinity score that joins characters.
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        detector_half: bool = True,
+        batch_size: int = 16,
+        min_contrast: int = 16,
+        text_threshold: float = 0.7,
+        low_text: float = 0.4,
+        link_threshold: float = 0.4,
+    ) -> None:
+        self.settings = EngineSettings(device, detector_half, batch_size, text_threshold, low_text, link_threshold)
+        self.min_contrast = min_contrast
+
+    def __call__(self, image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None = None) -> list[TextRegion]:
+        """
+        Args:
+            image: ``(C, F, H, W)`` stored pixel values (a MetaTensor from LoadDicomWithMeta or any array).
+            header: the DICOM header (palette lookup tables, window); needed for PALETTE COLOR.
+
+        Returns:
+            one region per distinct text and place, with every frame it is on, boxes in stored-image pixels.
+        """
+        return scan_frames(ocr_view_frames(image, header), self.settings, self.min_contrast)
+
+
+class DetectBurnedInTextd(MapTransform):
+    """Dictionary wrapper of :class:`DetectBurnedInText`.
+
+    For each key, reads ``data[key]`` and the header ``data[f"{key}_dicom"]`` (if present), writes the regions to
+    ``data[f"{key}_text"]`` and sets ``meta["text_scanned"] = True`` on the image.
+
+    Args:
+        keys: keys of the images to scan.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        detector_half: run the detector in float16 on CUDA.
+        batch_size: images per detector forward and line crops per recogniser forward.
+        min_contrast: smallest stroke contrast (grey levels) treated as possible text.
+        text_threshold: CRAFT region score a blob must reach to be text.
+        low_text: CRAFT region score that belongs to a blob.
+        link_threshold: CRAFT affinity score that joins characters.
+        allow_missing_keys: don't raise if a key is missing.
+    """
+
+    backend = DetectBurnedInText.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection = "image",
+        device: str = "cpu",
+        detector_half: bool = True,
+        batch_size: int = 16,
+        min_contrast: int = 16,
+        text_threshold: float = 0.7,
+        low_text: float = 0.4,
+        link_threshold: float = 0.4,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.detector = DetectBurnedInText(
+            device, detector_half, batch_size, min_contrast, text_threshold, low_text, link_threshold
+        )
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[f"{key}_text"] = self.detector(d[key], d.get(f"{key}_dicom"))
+            if isinstance(d[key], MetaTensor):
+                d[key].meta["text_scanned"] = True
+        return d
+
+
+def read_text_in_areas(
+    image: torch.Tensor | np.ndarray,
+    frame: int,
+    boxes: Sequence[Box],
+    header: pydicom.Dataset | None = None,
+    device: str = "cpu",
+    margin: int = 8,
+) -> list[TextRegion]:
+    """OCR only the given areas of one frame (e.g. redacted boxes, to check nothing legible is left).
+
+    Every area is read whatever the stroke test says, upscaled when it is small, with ``margin`` pixels of context.
+
+    Args:
+        image: ``(C, F, H, W)`` stored pixel values.
+        frame: index of the frame to read.
+        boxes: ``(x0, y0, x1, y1)`` end-exclusive areas in stored-image pixels.
+        header: the DICOM header (needed for PALETTE COLOR).
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        margin: context pixels added around each area.
+
+    Returns:
+        the text lines found in those areas on that frame, boxes in stored-image pixels.
+    """
+    pixels = image[:, frame : frame + 1]
+    grey = ocr_view_frames(pixels, header)[0]
+    h, w = grey.shape
+    areas = [
+        CandidateArea(
+            (max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)), upscale_for(y1 - y0)
+        )
+        for x0, y0, x1, y1 in boxes
+    ]
+    readings = read_areas(grey, areas, EngineSettings(device=device)) if areas else []
+    return [TextRegion((frame,), r.box, r.text, r.confidence) for r in readings]

@@ -1,0 +1,118 @@
+"""The 8-bit grey view OCR reads: one image per frame, built from any stored DICOM pixel format.
+
+The stored pixels are never changed; the view is a throw-away rendering in which burned-in text has the contrast a
+human reader would see on a viewer: MONOCHROME1 inverted, deep or signed data windowed, palette indices mapped through
+the header's lookup table, colour reduced to luminance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+from pydicom.pixels import apply_color_lut
+
+__all__ = ["OcrView", "build_ocr_view"]
+
+# Robust window for deep data without a header window: a little clipping at both ends keeps text that sits at an
+# extreme value (the usual way scanners burn it in) at full contrast against the rest of the frame.
+_LOW_PERCENTILE = 0.5
+_HIGH_PERCENTILE = 99.5
+
+
+@dataclass(frozen=True)
+class OcrView:
+    """Per-frame 8-bit grey images for OCR.
+
+    Args:
+        frames: ``(F, H, W)`` uint8 array, C-contiguous, in stored-image pixel coordinates.
+    """
+
+    frames: np.ndarray
+
+
+def build_ocr_view(
+    pixels: np.ndarray,
+    photometric: str,
+    header: pydicom.Dataset | None = None,
+    bits_stored: int | None = None,
+) -> OcrView:
+    """Render stored pixels ``(C, F, H, W)`` into 8-bit grey frames for OCR.
+
+    Args:
+        pixels: the stored values, channel-first, all frames, native dtype (palette images hold indices).
+        photometric: the colour space of ``pixels`` (the loader's ``meta["photometric_interpretation"]``).
+        header: the DICOM header (palette lookup tables, window centre/width); may be ``None`` for plain images.
+        bits_stored: significant bits of each stored value; taken from ``header`` or the dtype when ``None``.
+
+    Returns:
+        the grey view, one uint8 image per frame.
+    """
+    if pixels.ndim != 4:
+        raise ValueError(f"expected (C, F, H, W) pixels, got {pixels.ndim} dimensions")
+    photometric = photometric.upper()
+    if photometric == "PALETTE COLOR":
+        grey = _palette_to_grey(pixels[0], header)
+    elif pixels.shape[0] >= 3:
+        grey = _colour_to_grey(pixels[:3], photometric)
+    else:
+        grey = _window_to_grey(pixels[0], header, bits_stored)
+    if photometric == "MONOCHROME1":
+        grey = 255 - grey
+    return OcrView(frames=np.ascontiguousarray(grey))
+
+
+def _palette_to_grey(indices: np.ndarray, header: pydicom.Dataset | None) -> np.ndarray:
+    if header is None:
+        raise ValueError("PALETTE COLOR pixels need the header with their lookup tables")
+    rgb = apply_color_lut(indices, header)[..., :3].astype(np.float32)
+    grey = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    top = 255.0 if rgb.max(initial=0) <= 255 else 65535.0
+    return np.clip(grey * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _colour_to_grey(channels: np.ndarray, photometric: str) -> np.ndarray:
+    if photometric.startswith("YBR"):
+        # The luma channel is exactly what a viewer shows as brightness.
+        luma = channels[0].astype(np.float32)
+    else:
+        c = channels.astype(np.float32)
+        luma = c[0] * 0.299 + c[1] * 0.587 + c[2] * 0.114
+    if channels.dtype.itemsize > 1:
+        return _stretch(luma, float(luma.min(initial=0)), float(luma.max(initial=1)))
+    return np.clip(luma + 0.5, 0, 255).astype(np.uint8)
+
+
+def _window_to_grey(mono: np.ndarray, header: pydicom.Dataset | None, bits_stored: int | None) -> np.ndarray:
+    if mono.dtype == np.uint8 and (bits_stored is None or bits_stored == 8):
+        return mono
+    window = _header_window(header)
+    if window is None:
+        # Percentiles over all frames so that identical overlay pixels render identically on every frame.
+        low, high = np.percentile(mono, [_LOW_PERCENTILE, _HIGH_PERCENTILE])
+    else:
+        centre, width = window
+        low, high = centre - width / 2.0, centre + width / 2.0
+    return _stretch(mono.astype(np.float32), float(low), float(high))
+
+
+def _header_window(header: pydicom.Dataset | None) -> tuple[float, float] | None:
+    if header is None or "WindowCenter" not in header or "WindowWidth" not in header:
+        return None
+    centre, width = header.WindowCenter, header.WindowWidth
+    centre = float(centre[0] if isinstance(centre, pydicom.multival.MultiValue) else centre)
+    width = float(width[0] if isinstance(width, pydicom.multival.MultiValue) else width)
+    if width <= 1:
+        return None
+    # Window values are in rescaled units; the stored values are not rescaled.
+    slope = float(header.get("RescaleSlope", 1) or 1)
+    intercept = float(header.get("RescaleIntercept", 0) or 0)
+    return (centre - intercept) / slope, width / abs(slope)
+
+
+def _stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    if high <= low:
+        high = low + 1.0
+    scaled = (values - low) * (255.0 / (high - low))
+    return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)

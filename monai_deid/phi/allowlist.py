@@ -1,0 +1,140 @@
+"""The clinical allowlist: vocabulary terms and parameter formats that belong on medical images.
+
+The data lives in ``clinical_vocabulary.yaml`` next to this module (and in optional extra files of the same
+layout). A text is *covered* when every word of it is a term, a number, a parameter readout or punctuation; the
+policy keeps covered text only when no PHI evidence was found first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from .text_norm import Token, digit_view, skeleton, tokenize, within_one_edit
+
+__all__ = ["Allowlist", "AllowlistResult", "load_placeholders"]
+
+_MAX_GROUP = 4  # space-separated pieces a parameter readout may span ("MI = 0. 8")
+_FUZZY_MIN = 5  # terms this long may differ from the OCR reading by one character
+_PLAIN_NUMBER = re.compile(r"^\d{1,4}$")
+
+
+@dataclass
+class AllowlistResult:
+    """How a text is accounted for by the allowlist.
+
+    Args:
+        covered: every word of the text is accounted for.
+        section: the section of the first term or format found (the reason code suffix), ``None`` if none.
+        uncovered: the tokens not accounted for (spans into the text; their content is PHI-relevant).
+    """
+
+    covered: bool
+    section: str | None
+    uncovered: list[Token] = field(default_factory=list)
+
+
+def _read_yaml(source: str) -> dict:
+    data = yaml.safe_load(source) or {}
+    if not isinstance(data, dict):
+        raise ValueError("an allowlist file must map section names to lists of terms")
+    return data
+
+
+def load_placeholders() -> frozenset[str]:
+    """Token skeletons of the placeholder words shipped in ``placeholder_values.txt``."""
+    text = resources.files(__package__).joinpath("placeholder_values.txt").read_text(encoding="utf-8")
+    words = (line.strip() for line in text.splitlines())
+    return frozenset(skeleton(w) for w in words if w and not w.startswith("#"))
+
+
+class Allowlist:
+    """Clinical vocabulary and parameter formats.
+
+    Args:
+        extra_files: more YAML files with the layout of ``clinical_vocabulary.yaml`` (site probes, presets, ...).
+    """
+
+    def __init__(self, extra_files: list[str | Path] | None = None) -> None:
+        sources = [resources.files(__package__).joinpath("clinical_vocabulary.yaml").read_text(encoding="utf-8")]
+        sources += [Path(p).read_text(encoding="utf-8") for p in extra_files or []]
+        self._single: dict[str, str] = {}
+        self._multi: dict[tuple[str, ...], str] = {}
+        self._formats: list[tuple[re.Pattern[str], str]] = []
+        for source in sources:
+            for section, items in _read_yaml(source).items():
+                if section == "formats":
+                    for name, regexes in items.items():
+                        self._formats += [(re.compile(rx, re.IGNORECASE), name) for rx in regexes]
+                else:
+                    for term in items:
+                        self._add_term(str(term), section)
+        self._fuzzy_terms = [t for t in self._single if len(t) >= _FUZZY_MIN - 1]
+
+    def _add_term(self, term: str, section: str) -> None:
+        tokens = tuple(t.skel for t in tokenize(term))
+        if len(tokens) == 1:
+            self._single.setdefault(tokens[0], section)
+        elif tokens:
+            self._multi.setdefault(tokens, section)
+
+    def is_term(self, skel: str) -> bool:
+        """Whether a token skeleton is a single-word vocabulary term (exactly)."""
+        return skel in self._single
+
+    def _term_section(self, skel: str) -> str | None:
+        if skel in self._single:
+            return self._single[skel]
+        if len(skel) >= _FUZZY_MIN:
+            for term in self._fuzzy_terms:
+                if max(len(term), len(skel)) >= _FUZZY_MIN and within_one_edit(term, skel):
+                    return self._single[term]
+        return None
+
+    def _format_section(self, piece: str) -> str | None:
+        for candidate in {piece.lower(), digit_view(piece).lower()}:
+            for rx, name in self._formats:
+                if rx.match(candidate):
+                    return name
+        return None
+
+    def explain(self, text: str) -> AllowlistResult:
+        """Account for ``text`` word by word (see the class docstring)."""
+        pieces = [m for m in re.finditer(r"\S+", text)]
+        sections: list[str] = []
+        uncovered: list[Token] = []
+        p = 0
+        while p < len(pieces):
+            step = self._match_group(text, pieces, p, sections)
+            if step:
+                p += step
+                continue
+            piece = pieces[p].group()
+            for tok in tokenize(piece):
+                # inside a piece no format matched as a whole, words must be terms and numbers plain numbers:
+                # "11m24.23" is a garbled time, not the parameter "11m24" and the number "23"
+                number = digit_view(piece[tok.start : tok.end])
+                section = self._term_section(tok.skel) or ("parameter" if _PLAIN_NUMBER.match(number) else None)
+                if section:
+                    sections.append(section)
+                else:
+                    offset = pieces[p].start()
+                    uncovered.append(Token(tok.start + offset, tok.end + offset, tok.skel))
+            p += 1
+        return AllowlistResult(not uncovered, sections[0] if sections else None, uncovered)
+
+    def _match_group(self, text: str, pieces: list[re.Match[str]], p: int, sections: list[str]) -> int:
+        """Length of the longest group of pieces from ``p`` that is one format or multi-word term; 0 if none."""
+        for n in range(min(_MAX_GROUP, len(pieces) - p), 0, -1):
+            group = text[pieces[p].start() : pieces[p + n - 1].end()]
+            if not tokenize(group):
+                return n  # punctuation only
+            section = self._format_section(group) or self._multi.get(tuple(t.skel for t in tokenize(group)))
+            if section:
+                sections.append(section)
+                return n
+        return 0

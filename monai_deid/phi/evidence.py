@@ -1,0 +1,36 @@
+"""Gathering the evidence of one text: header values, PHI patterns, NER entities and the allowlist."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .allowlist import Allowlist
+from .matching import HeaderMatcher
+from .ner import NerSpan
+from .patterns import find_patterns
+from .policy import Evidence
+from .text_norm import tokenize
+
+__all__ = ["gather_evidence"]
+
+
+def gather_evidence(
+    text: str, matcher: HeaderMatcher | None, allowlist: Allowlist, ner_spans: Sequence[NerSpan] = ()
+) -> Evidence:
+    """The evidence found in ``text`` by every source (the best hit of each).
+
+    Args:
+        text: an OCR reading (PHI; never logged).
+        matcher: the file's header-value matcher (``None`` when there is no header).
+        allowlist: the clinical allowlist.
+        ner_spans: the entities the NER model found in ``text``.
+    """
+    header = matcher.find(text) if matcher else []
+    patterns = find_patterns(text)
+    return Evidence(
+        has_text=bool(tokenize(text)),
+        header=header[0] if header else None,
+        pattern=max(patterns, key=lambda m: m.score) if patterns else None,
+        ner=max(ner_spans, key=lambda s: s.score) if ner_spans else None,
+        allowlist=allowlist.explain(text),
+    )

@@ -1,0 +1,118 @@
+"""Line context: text detectors split one line of burned-in text into several regions ("BAPTIST" "MED" "CTR",
+"+2:0" "9:04", "*WESTWAY MEDI" "CAL*"). A piece that is harmless alone can be PHI as part of its line:
+
+* a header value or PHI pattern that shows only when neighbouring regions are read together;
+* pieces that touch or overlap are one word cut in two: if one piece is PHI, so is the other;
+* a bare number right next to a date or time is a piece of it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+
+from ..regions import TextRegion
+from .matching import HeaderMatcher
+from .patterns import find_patterns
+from .text_norm import digit_view
+
+__all__ = ["line_chains", "line_context_evidence"]
+
+_GAP_HEIGHTS = 1.5  # neighbours on a line are at most this many text heights apart
+_GLUED_HEIGHTS = 0.25  # pieces closer than this are one word cut in two
+_NEXT_TO_HEIGHTS = 1.0  # a number this close to a date or time belongs to it
+_OVERLAP = 0.5  # neighbours overlap vertically by at least this share of the smaller height
+_NUMERIC = re.compile(r"[\s\d+\-/:.,']+")
+_TEMPORAL_REASONS = ("pattern:date", "pattern:time", "pattern:datetime")
+
+
+def _height(r: TextRegion) -> int:
+    return max(1, r.box[3] - r.box[1])
+
+
+def _gap(a: TextRegion, b: TextRegion) -> int:
+    return b.box[0] - a.box[2]
+
+
+def _same_line(a: TextRegion, b: TextRegion) -> bool:
+    overlap = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+    shared_frame = not a.frames or not b.frames or bool(set(a.frames) & set(b.frames))
+    return (
+        shared_frame
+        and overlap >= _OVERLAP * min(_height(a), _height(b))
+        and _gap(a, b) <= _GAP_HEIGHTS * max(_height(a), _height(b))
+        and b.box[0] >= a.box[0]
+    )
+
+
+def line_chains(regions: Sequence[TextRegion]) -> list[list[int]]:
+    """Indices of regions that read as one line, left to right; chains of two or more regions only."""
+    order = sorted(range(len(regions)), key=lambda i: (regions[i].box[0], regions[i].box[1]))
+    chains: list[list[int]] = []
+    used: set[int] = set()
+    for first in order:
+        if first in used:
+            continue
+        chain = [first]
+        for nxt in order:
+            if nxt not in used and nxt not in chain and _same_line(regions[chain[-1]], regions[nxt]):
+                chain.append(nxt)
+        if len(chain) > 1:
+            used.update(chain)
+            chains.append(chain)
+    return chains
+
+
+def _joined_evidence(chain: list[int], regions: Sequence[TextRegion], matcher: HeaderMatcher | None) -> dict:
+    joined, spans = "", []
+    for i in chain:
+        start = len(joined) + (1 if joined else 0)
+        joined = f"{joined} {regions[i].text}" if joined else regions[i].text
+        spans.append((i, start, len(joined)))
+    hits = [(m.start, m.end, f"header:{m.keyword}", m.score) for m in (matcher.find(joined) if matcher else [])]
+    hits += [(m.start, m.end, f"pattern:{m.category}", m.score) for m in find_patterns(joined)]
+    found: dict[int, tuple[str, float]] = {}
+    for start, end, reason, score in hits:
+        covered = [i for i, s, e in spans if s < end and start < e]
+        if len(covered) > 1:
+            for i in covered:
+                found.setdefault(i, (reason, score * 0.9))
+    return found
+
+
+def _neighbour_evidence(a: TextRegion, b: TextRegion) -> tuple[str, float] | None:
+    """Evidence that spreads from the PHI region ``a`` to its neighbour ``b`` (not PHI yet)."""
+    gap = _gap(a, b) if a.box[0] <= b.box[0] else _gap(b, a)  # negative: the boxes overlap
+    height = max(_height(a), _height(b))
+    if gap <= _GLUED_HEIGHTS * height:
+        return a.reason or "policy:doubt", (a.score or 0.5) * 0.9
+    if a.reason in _TEMPORAL_REASONS and gap <= _NEXT_TO_HEIGHTS * height and _NUMERIC.fullmatch(digit_view(b.text)):
+        return a.reason, (a.score or 0.5) * 0.9
+    return None
+
+
+def line_context_evidence(
+    labelled: Sequence[TextRegion], matcher: HeaderMatcher | None
+) -> dict[int, tuple[str, float]]:
+    """Reason code and score for kept regions that are PHI as part of their line.
+
+    Args:
+        labelled: the regions of one image, already labelled one by one.
+        matcher: the file's header-value matcher.
+
+    Returns:
+        region index -> (reason, score) for regions that must become PHI.
+    """
+    found: dict[int, tuple[str, float]] = {}
+    for chain in line_chains(labelled):
+        for i, evidence in _joined_evidence(chain, labelled, matcher).items():
+            if not labelled[i].is_phi:
+                found.setdefault(i, evidence)
+        for left, right in itertools.pairwise(chain):
+            for a, b in ((left, right), (right, left)):
+                if labelled[a].is_phi and not labelled[b].is_phi and b not in found:
+                    evidence = _neighbour_evidence(labelled[a], labelled[b])
+                    if evidence:
+                        found[b] = evidence
+    return found

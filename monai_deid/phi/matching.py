@@ -1,0 +1,154 @@
+"""Fuzzy matching of the file's own header values against OCR text.
+
+Matching is token-level on OCR skeletons (see ``text_norm``), so case, spacing, punctuation and the usual glyph
+confusions do not matter. A value is found when OCR text shows
+
+* a whole on-screen rendering of it (``"DOE, JOHN"``, ``"29-AUG-51"``),
+* a fragment of it: consecutive value tokens, which covers values truncated with an ellipsis
+  (``"MEMORIAL HOSP..."``), lines split by the detector (``"BAPTIST MED"`` / ``"CTR"``) and single words of names,
+* the value with its separators lost (``"ID98279"``, ``"BAPTISTMEDCTR"``),
+
+with one OCR substitution allowed in tokens of five or more characters. Clinical-vocabulary words inside a value
+(a patient named ``"OB"``, an institution called ``"Philips Healthcare"``) count only where the text shows the whole
+value and nothing else, so a preset ``"Gen OB"`` or a logo ``"PHILIPS"`` is not taken for the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+from .header_values import HeaderValue
+from .renderings import render
+from .text_norm import Token, tokenize, within_one_edit
+
+__all__ = ["HeaderMatch", "HeaderMatcher"]
+
+_TEMPORAL = {"date", "time", "datetime", "age"}
+_ELLIPSES = ("...", "..", "…")
+
+
+class HeaderMatch(NamedTuple):
+    """Where a header value was found: attribute keyword, character span in the text, score in ``[0, 1]``."""
+
+    keyword: str
+    start: int
+    end: int
+    score: float
+
+
+class _Rendering(NamedTuple):
+    keyword: str
+    kind: str
+    tokens: tuple[str, ...]
+    joined: str
+    whole_value: bool
+
+
+def _token_score(text_tok: str, value_tok: str, truncated: bool) -> float:
+    """1.0 for an exact token, 0.9 for one OCR edit or an ellipsis-truncated prefix, 0.0 otherwise."""
+    if text_tok == value_tok:
+        return 1.0
+    if len(value_tok) >= 5 and len(text_tok) >= 4 and within_one_edit(text_tok, value_tok):
+        return 0.9
+    # only words are cut with an ellipsis on screen; a number that starts like a value is another number
+    if truncated and len(text_tok) >= 3 and not text_tok.isdigit() and value_tok.startswith(text_tok):
+        return 0.9
+    return 0.0
+
+
+class HeaderMatcher:
+    """Finds a file's own header values in OCR text.
+
+    Args:
+        values: the file's PHI values (``collect_header_values``).
+        is_vocabulary: tells whether a token skeleton is a clinical-vocabulary word.
+        placeholders: token skeletons of placeholder values (``"ANONYMOUS"``, ``"NO INFO"``) that identify nobody.
+    """
+
+    def __init__(
+        self,
+        values: Iterable[HeaderValue],
+        is_vocabulary: Callable[[str], bool],
+        placeholders: frozenset[str] = frozenset(),
+    ) -> None:
+        self._is_vocab = is_vocabulary
+        self._renderings: list[_Rendering] = []
+        seen: set[tuple[str, ...]] = set()
+        for hv in values:
+            value_tokens = tuple(t.skel for t in tokenize(hv.value.replace("^", " ")))
+            if not value_tokens or all(t in placeholders for t in value_tokens):
+                continue
+            for text in render(hv):
+                tokens = tuple(t.skel for t in tokenize(text))
+                if tokens and tokens not in seen:
+                    seen.add(tokens)
+                    whole = hv.kind in _TEMPORAL or set(tokens) >= set(value_tokens)
+                    self._renderings.append(_Rendering(hv.keyword, hv.kind, tokens, "".join(tokens), whole))
+
+    def __bool__(self) -> bool:
+        return bool(self._renderings)
+
+    def find(self, text: str) -> list[HeaderMatch]:
+        """All places where a header value shows in ``text``, best score first."""
+        tokens = tokenize(text)
+        if not tokens or not self._renderings:
+            return []
+        found = []
+        for r in self._renderings:
+            found += self._find_tokens(text, tokens, r)
+            found += self._find_joined(tokens, r)
+        return sorted(found, key=lambda m: (-m.score, m.start))
+
+    def _truncated_after(self, text: str, tokens: list[Token], i: int) -> bool:
+        """True when text token ``i`` is the last one or is followed by an ellipsis: a value may be cut there."""
+        return i == len(tokens) - 1 or text[tokens[i].end :].lstrip().startswith(_ELLIPSES)
+
+    def _counts(self, matched: list[str], r: _Rendering, k: int, covers_text: bool) -> bool:
+        """Whether a run of ``k`` matched tokens is evidence enough (see the module docstring)."""
+        if r.kind in _TEMPORAL:
+            # dates and times only as whole renderings, or a long compact token such as 19510829 or 142825
+            return k == len(r.tokens) or (k == 1 and len(matched[0]) >= 6)
+        distinctive = [t for t in matched if not self._is_vocab(t)]
+        if not distinctive:
+            return covers_text and r.whole_value and k == len(r.tokens)
+        if covers_text:
+            return any(len(t) >= 2 for t in distinctive) if r.kind == "name" else sum(map(len, matched)) >= 3
+        return sum(map(len, matched)) >= 4 and any(len(t) >= 3 for t in distinctive)
+
+    def _find_tokens(self, text: str, tokens: list[Token], r: _Rendering) -> list[HeaderMatch]:
+        found = []
+        for i in range(len(tokens)):
+            for j in range(len(r.tokens)):
+                k, scores = 0, []
+                while i + k < len(tokens) and j + k < len(r.tokens):
+                    truncated = j + k < len(r.tokens) - 1 and self._truncated_after(text, tokens, i + k)
+                    s = _token_score(tokens[i + k].skel, r.tokens[j + k], truncated)
+                    if not s:
+                        break
+                    scores.append(s)
+                    k += 1
+                if not k:
+                    continue
+                covers_text = i == 0 and k == len(tokens)
+                if self._counts([tokens[i + n].skel for n in range(k)], r, k, covers_text):
+                    whole = j == 0 and k == len(r.tokens) and r.whole_value
+                    score = min(scores) * (1.0 if whole else 0.8)
+                    found.append(HeaderMatch(r.keyword, tokens[i].start, tokens[i + k - 1].end, score))
+        return found
+
+    def _find_joined(self, tokens: list[Token], r: _Rendering) -> list[HeaderMatch]:
+        """The value with its separators lost or with neighbouring text glued on (``"ID98279"``)."""
+        minimum = 6 if r.kind in _TEMPORAL else 5
+        if len(r.joined) < minimum or not any(not self._is_vocab(t) for t in r.tokens):
+            return []
+        joined, owner = "", []
+        for n, t in enumerate(tokens):
+            joined += t.skel
+            owner += [n] * len(t.skel)
+        found, at = [], joined.find(r.joined)
+        while at >= 0:
+            first, last = owner[at], owner[at + len(r.joined) - 1]
+            found.append(HeaderMatch(r.keyword, tokens[first].start, tokens[last].end, 0.9))
+            at = joined.find(r.joined, at + 1)
+        return found

@@ -1,0 +1,90 @@
+"""Text normalisation shared by the PHI evidence sources: OCR-confusion folding and tokenisation with offsets.
+
+OCR readings of burned-in text confuse glyphs that look alike (``O``/``0``, ``I``/``1``/``l``, ``S``/``5``,
+``B``/``8``, ``Z``/``2``, ``G``/``6``). Two views fold them in opposite directions:
+
+* the *skeleton* maps every member of a confusion class to one representative, so ``"8APT1ST"`` and ``"BAPTIST"``
+  compare equal; header values and vocabulary terms are compared on skeletons;
+* the *digit view* turns confusable letters into digits inside digit-heavy tokens only, so ``"0g: 04"`` reads
+  ``"09: 04"`` for the date/time patterns while ordinary words stay words.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+__all__ = ["Token", "digit_view", "skeleton", "tokenize", "within_one_edit"]
+
+_SKELETON = str.maketrans(
+    {
+        "0": "O",
+        "Q": "O",
+        "D": "O",
+        "1": "I",
+        "L": "I",
+        "|": "I",
+        "!": "I",
+        "5": "S",
+        "8": "B",
+        "2": "Z",
+        "6": "G",
+    }
+)
+_TO_DIGIT = str.maketrans(
+    {"O": "0", "o": "0", "Q": "0", "D": "0", "I": "1", "l": "1", "|": "1", "i": "1", "Z": "2", "z": "2"}
+    | {"S": "5", "s": "5", "B": "8", "G": "6", "g": "9", "q": "9"}
+)
+_CONFUSABLE = set("OoQDIl|iZzSsBGgq")
+_TOKEN = re.compile(r"[^\W_]+")  # letters and digits of any script: names are not only ASCII
+_RUN = re.compile(r"[0-9A-Za-z|]+")
+# a unit glued to a reading ("l6cm", "z0hz") must not stop the number in front of it from being read as digits
+_UNIT_SUFFIX = re.compile(r"(.+?)(hz|khz|mhz|fps|db|cm|mm|bpm|kvp|kv|mas|ms|ml|cm2|cm3|mgy)", re.IGNORECASE)
+
+
+class Token(NamedTuple):
+    """An alphanumeric run of a text: its character span and its skeleton."""
+
+    start: int
+    end: int
+    skel: str
+
+
+def skeleton(text: str) -> str:
+    """Upper-case ``text`` and fold OCR confusion classes onto one representative each."""
+    return text.upper().translate(_SKELETON)
+
+
+def tokenize(text: str) -> list[Token]:
+    """Alphanumeric runs of ``text`` with their spans; punctuation and spaces separate tokens."""
+    return [Token(m.start(), m.end(), skeleton(m.group())) for m in _TOKEN.finditer(text)]
+
+
+def _fold_run(run: str) -> str:
+    unit = _UNIT_SUFFIX.fullmatch(run)
+    if unit and any(c.isdigit() for c in unit.group(1)):
+        folded = _fold_run(unit.group(1))
+        if folded.isdigit():
+            return folded + unit.group(2)
+    digits = sum(c.isdigit() for c in run)
+    letters = sum(c.isalpha() for c in run)
+    confusable = sum(c in _CONFUSABLE for c in run)
+    # a run is read as a number when digits dominate and every letter in it is a known confusion
+    if digits and digits * 2 >= digits + letters and confusable == letters:
+        return run.translate(_TO_DIGIT)
+    return run
+
+
+def digit_view(text: str) -> str:
+    """``text`` with confusable letters read as digits inside digit-heavy runs; same length as ``text``."""
+    return _RUN.sub(lambda m: _fold_run(m.group()), text)
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by at most one substituted, inserted or deleted character."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))

@@ -1,0 +1,304 @@
+"""VerifyDeidentified: an independent check, after redaction and scrubbing, that nothing identifying is left.
+
+Before scrubbing, :class:`CapturePHIInventoryd` keeps the file's own PHI values and UIDs (in memory only). After
+scrubbing, the verifier re-walks the whole header (every depth, file meta, binary values) for any of them, and re-reads
+with OCR every redacted area on every distinct frame plus the header bands of the image, where scanners burn patient
+details. A file that fails raises :class:`VerificationError` and is quarantined; one that passes gets
+``meta["deid_verified"] = True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection, Hashable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import MapTransform, Transform
+from monai.utils import TransformBackends
+from pydicom.dataset import Dataset
+from pydicom.uid import UID_dictionary
+
+from monai_deid.errors import VerificationError
+from monai_deid.io import LoadDicomWithMeta
+from monai_deid.ocr import DetectBurnedInText, read_text_in_areas
+from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
+from monai_deid.phi.allowlist import load_placeholders
+from monai_deid.regions import TextRegion
+
+__all__ = [
+    "CapturePHIInventoryd",
+    "PhiInventory",
+    "VerifyDeidentified",
+    "VerifyDeidentifiedd",
+    "capture_inventory",
+    "check_output_file",
+]
+
+#: Kinds of header values looked for in the scrubbed header. Times alone identify nobody and survive date shifting.
+_HEADER_CHECKED_KINDS = {"name", "text", "date", "datetime"}
+#: Shortest value searched for: shorter ones ("1", "F") would match everywhere.
+_MIN_NEEDLE = 3
+#: Pattern categories that prove a leak when read back from the pixels (identifiers, not generic numbers).
+_LEAK_PATTERNS = {"date", "datetime", "time", "phone", "email", "ssn", "label", "name_title", "url"}
+#: Names the software that wrote the file, not the patient or the study.
+_IMPLEMENTATION_CLASS_UID = 0x00020012
+#: De-identification Method code of the Retain Safe Private option: safe private attributes may stay.
+_RETAIN_SAFE_PRIVATE = "113111"
+_BINARY_VRS = {"OB", "OW", "UN", "OD", "OF", "OL", "OV"}
+
+
+@dataclass(frozen=True)
+class PhiInventory:
+    """The original header's PHI, kept in memory between loading and verification; never written anywhere.
+
+    Args:
+        values: the header's PHI values (see :func:`monai_deid.phi.collect_header_values`).
+        uids: the header's UIDs that are not well-known (SOP classes, transfer syntaxes, ... are excluded).
+    """
+
+    values: tuple[HeaderValue, ...]
+    uids: frozenset[str]
+
+
+def _elements(ds: Dataset) -> Iterator[Any]:
+    yield from ds.file_meta if hasattr(ds, "file_meta") else ()
+    yield from ds.iterall()
+
+
+def capture_inventory(header: Dataset) -> PhiInventory:
+    """The PHI values and instance UIDs of ``header``, for :class:`VerifyDeidentified`."""
+    uids = {
+        str(v)
+        for elem in _elements(header)
+        if elem.VR == "UI" and elem.tag != _IMPLEMENTATION_CLASS_UID
+        for v in (elem.value if isinstance(elem.value, list | tuple) else [elem.value])
+        if v and str(v) not in UID_dictionary
+    }
+    return PhiInventory(tuple(collect_header_values(header)), frozenset(uids))
+
+
+def _strings(elem: Any) -> Iterator[str]:
+    value = elem.value
+    if value is None or elem.VR == "SQ":
+        return
+    if elem.VR in _BINARY_VRS and isinstance(value, bytes):
+        yield value.decode("latin-1")
+        return
+    for item in value if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue" else [value]:
+        yield str(item)
+
+
+def _needles(inventory: PhiInventory, retained_keywords: Collection[str]) -> list[tuple[str, re.Pattern[str]]]:
+    """``(keyword, pattern)`` pairs to search for: whole values and name components, case-insensitive.
+
+    Dates are found anywhere (inside date-times too); names and identifiers only as whole words, so the institution
+    "TOSHIBA" is not found in the kept manufacturer "TOSHIBA_MEC" while "DOE" is found in "Follow-up for Doe".
+    """
+    needles = []
+    for value in inventory.values:
+        if value.kind not in _HEADER_CHECKED_KINDS or value.keyword in retained_keywords:
+            continue
+        parts = [value.value] + (value.value.replace("^", " ").split() if value.kind == "name" else [])
+        for part in {p.strip() for p in parts if len(p.strip()) >= _MIN_NEEDLE}:
+            text = re.escape(part)
+            pattern = text if value.kind in ("date", "datetime") else rf"(?<![A-Za-z0-9_]){text}(?![A-Za-z0-9_])"
+            needles.append((value.keyword, re.compile(pattern, re.IGNORECASE)))
+    return needles
+
+
+def header_leaks(
+    header: Dataset, inventory: PhiInventory, retained_keywords: Collection[str] = (), check_uids: bool = True
+) -> list[str]:
+    """Reason codes (``header:<Keyword>``, ``header:uid``) for original PHI found anywhere in a scrubbed header.
+
+    Args:
+        header: the scrubbed header, file meta included.
+        inventory: the original header's PHI.
+        retained_keywords: attributes the user chose to keep (Retain options): their values are not leaks.
+        check_uids: look for original UIDs (off when UIDs are retained).
+    """
+    needles = _needles(inventory, retained_keywords)
+    found: set[str] = set()
+    for elem in _elements(header):
+        for text in _strings(elem):
+            found |= {f"header:{keyword}" for keyword, needle in needles if needle.search(text)}
+            if check_uids and elem.VR == "UI" and text in inventory.uids:
+                found.add("header:uid")
+    return sorted(found)
+
+
+def _distinct_crops(image: np.ndarray, region: TextRegion) -> list[int]:
+    """The frames of ``region`` whose pixels inside the box differ from every other listed frame's."""
+    x0, y0, x1, y1 = region.box
+    seen, frames = set(), []
+    for frame in region.frames:
+        digest = hashlib.blake2b(np.ascontiguousarray(image[:, frame, y0:y1, x0:x1]).tobytes(), digest_size=16)
+        if digest.digest() not in seen:
+            seen.add(digest.digest())
+            frames.append(frame)
+    return frames
+
+
+class VerifyDeidentified(Transform):
+    """Check a redacted image and a scrubbed header against the original PHI; raise if anything is left.
+
+    Args:
+        device: where OCR runs (``"cpu"``, ``"cuda"``, ``"cuda:N"``).
+        band_fraction: height of the top and bottom header bands re-read on each distinct frame, as a fraction of
+            the rows (scanners burn patient details there).
+        retained_keywords: attributes the user chose to keep (their values are not leaks).
+        check_uids: look for original UIDs in the header (off when Retain UIDs is on).
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        band_fraction: float = 0.12,
+        retained_keywords: Collection[str] = (),
+        check_uids: bool = True,
+    ) -> None:
+        self.device = device
+        self.band_fraction = band_fraction
+        self.retained_keywords = frozenset(retained_keywords)
+        self.check_uids = check_uids
+        self._allowlist: Allowlist | None = None
+
+    def _matcher(self, inventory: PhiInventory) -> HeaderMatcher:
+        if self._allowlist is None:
+            self._allowlist = Allowlist()
+        return HeaderMatcher(inventory.values, self._allowlist.is_term, load_placeholders())
+
+    def pixel_leaks(
+        self, image: torch.Tensor, header: Dataset, regions: list[TextRegion], inventory: PhiInventory
+    ) -> list[str]:
+        """Reason codes for PHI read back from the redacted areas and the header bands of the image."""
+        pixels = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+        rows, columns = pixels.shape[2:]
+        band = max(1, int(rows * self.band_fraction))
+        areas: dict[int, list[tuple[int, int, int, int]]] = {}
+        for region in regions:
+            if region.is_phi is not False:
+                for frame in _distinct_crops(pixels, region):
+                    areas.setdefault(frame, []).append(region.box)
+        for frame in _distinct_frames(pixels):
+            areas.setdefault(frame, []).extend([(0, 0, columns, band), (0, rows - band, columns, rows)])
+        matcher = self._matcher(inventory)
+        found: set[str] = set()
+        for frame, boxes in sorted(areas.items()):
+            for reading in read_text_in_areas(image, frame, boxes, header, self.device, margin=2):
+                found |= {f"pixels:header:{m.keyword}" for m in matcher.find(reading.text)}
+                found |= {f"pixels:pattern:{p.category}" for p in find_patterns(reading.text)
+                          if p.category in _LEAK_PATTERNS}  # fmt: skip
+        return sorted(found)
+
+    def __call__(
+        self, image: torch.Tensor, header: Dataset, regions: list[TextRegion] | None, inventory: PhiInventory
+    ) -> None:
+        """
+        Raises:
+            VerificationError: with the PHI-free reason codes of everything found.
+        """
+        leaks = header_leaks(header, inventory, self.retained_keywords, self.check_uids)
+        if regions is not None:
+            leaks += self.pixel_leaks(image, header, regions, inventory)
+        if leaks:
+            raise VerificationError(None, "identifying content left after de-identification: " + ", ".join(leaks))
+
+
+def _distinct_frames(pixels: np.ndarray) -> list[int]:
+    """One index per group of identical frames."""
+    seen, frames = set(), []
+    for index in range(pixels.shape[1]):
+        digest = hashlib.blake2b(np.ascontiguousarray(pixels[:, index]).tobytes(), digest_size=16).digest()
+        if digest not in seen:
+            seen.add(digest)
+            frames.append(index)
+    return frames
+
+
+class CapturePHIInventoryd(MapTransform):
+    """Keep the original header's PHI under ``data[f"{key}_phi"]`` for :class:`VerifyDeidentifiedd`.
+
+    Place it before ScrubMetadatad. The inventory is PHI: drop it before collation (``DropIdentifyingd`` does).
+
+    Args:
+        keys: image keys whose header (``data[f"{key}_dicom"]``) is read.
+        allow_missing_keys: don't raise if a key is missing.
+    """
+
+    def __init__(self, keys: KeysCollection = "image", allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[f"{key}_phi"] = capture_inventory(d[f"{key}_dicom"])
+        return d
+
+
+class VerifyDeidentifiedd(MapTransform):
+    """Dictionary wrapper of :class:`VerifyDeidentified`.
+
+    Reads ``data[key]``, ``data[f"{key}_dicom"]`` (scrubbed), ``data[f"{key}_text"]`` (when the pixel stages ran)
+    and ``data[f"{key}_phi"]``. On success sets ``meta["deid_verified"] = True``; on failure raises, so the file is
+    quarantined (ScrubMetadatad has already set Burned In Annotation = NO only if every frame was scanned).
+
+    Args:
+        keys: image keys to verify.
+        device: where OCR runs.
+        band_fraction: height of the re-read header bands as a fraction of the rows.
+        retained_keywords: attributes the user chose to keep.
+        check_uids: look for original UIDs in the header.
+        allow_missing_keys: don't raise if a key is missing.
+    """
+
+    backend = VerifyDeidentified.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection = "image",
+        device: str = "cpu",
+        band_fraction: float = 0.12,
+        retained_keywords: Collection[str] = (),
+        check_uids: bool = True,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.verifier = VerifyDeidentified(device, band_fraction, retained_keywords, check_uids)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            image = d[key]
+            self.verifier(image, d[f"{key}_dicom"], d.get(f"{key}_text"), d[f"{key}_phi"])
+            if isinstance(image, MetaTensor):
+                image.meta["deid_verified"] = True
+        return d
+
+
+def check_output_file(path: str | Path, device: str = "cpu", classify: dict[str, Any] | None = None) -> list[str]:
+    """Re-check a file that was already de-identified, without its original: reason codes of what is wrong.
+
+    The header must carry the de-identification markers and no private attributes beyond the safe ones it declares;
+    the pixels are scanned again and any text the sensitive policy calls PHI is reported.
+    """
+    image, header, _ = LoadDicomWithMeta()(path)
+    problems = []
+    if header.get("PatientIdentityRemoved") != "YES" or "DeidentificationMethodCodeSequence" not in header:
+        problems.append("header:not_marked_deidentified")
+    codes = {item.get("CodeValue") for item in header.get("DeidentificationMethodCodeSequence", [])}
+    if _RETAIN_SAFE_PRIVATE not in codes and any(elem.tag.is_private for elem in header.iterall()):
+        problems.append("header:private_attributes")
+    regions = DetectBurnedInText(device)(image, header)
+    regions = ClassifyPHI(**{"device": device, "ner_model": None, **(classify or {})})(regions, header)
+    problems += sorted({f"pixels:{r.reason}" for r in regions if r.is_phi})
+    return problems

@@ -1,0 +1,103 @@
+"""DetectBurnedInText on rendered strings in every stored format, real ultrasound files and a cine loop.
+
+Real EasyOCR inference on real DICOM files written by pydicom and read by LoadDicomWithMeta; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from monai.transforms import Compose
+
+from monai_deid.io import LoadDicomWithMeta, LoadDicomWithMetad
+from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd, read_text_in_areas
+from monai_deid.regions import TextRegion
+from tests.datafiles import pydicom_data_file
+from tests.ocr_dicom import FORMATS, write_dicom
+from tests.ocr_render import STRINGS, background, band_text, draw_strings, is_found, text_similarity
+
+
+@pytest.fixture(scope="module")
+def detector() -> DetectBurnedInText:
+    return DetectBurnedInText(device="cpu")
+
+
+def _render(seed: int, strings: list[str], font: str, size: int, light_on_dark: bool, kind: str = "flat"):
+    rng = np.random.default_rng(seed)
+    bg_level, ink = (0.12, 0.92) if light_on_dark else (0.85, 0.1)
+    base = background(120, 260, kind, bg_level, rng)
+    return draw_strings(base, strings, font, size, ink)
+
+
+# One of each family; the slow matrix (test_ocr_matrix.py) runs every format with every font, size and style.
+FAST_FORMATS = [f for f in FORMATS if f[0] in ("mono1_8", "mono2_12", "mono2_16_signed", "ybr_full_8", "palette_8")]
+
+
+@pytest.mark.parametrize("fmt", FAST_FORMATS, ids=[f[0] for f in FAST_FORMATS])
+def test_stored_formats(tmp_path, detector, fmt):
+    index = FORMATS.index(fmt)
+    strings = [STRINGS[index % len(STRINGS)], STRINGS[(index + 5) % len(STRINGS)]]
+    grey, rendered = _render(index, strings, ["sans", "mono", "serif"][index % 3], 11 + index % 4, index % 2 == 0)
+    image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / "img.dcm", grey[None], fmt))
+
+    regions = detector(image, header)
+
+    assert all(isinstance(r, TextRegion) for r in regions)
+    assert [r.text for r in rendered if not is_found(regions, r, 0)] == []
+
+
+def _best(regions, wanted: str) -> float:
+    return max((text_similarity(r.text, wanted) for r in regions), default=0.0)
+
+
+def test_real_ultrasound_header_lines(detector):
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("US1_UNCR.dcm"))
+
+    regions = detector(image, header)
+
+    # Institution line of the top-left header band, and the label under the image.
+    assert text_similarity(band_text(regions, (0, 20, 200, 42)), "BAPTIST MED CTR") >= 0.8
+    assert _best(regions, "LYMPH") >= 0.8
+    assert all(r.frames == (0,) for r in regions)
+    assert all(0 <= r.box[0] < r.box[2] <= 640 and 0 <= r.box[1] < r.box[3] <= 480 for r in regions)
+
+
+def test_cine_static_overlay_with_label_on_one_frame(tmp_path, detector):
+    grey, overlay = _render(3, ["SMITH^JOHN", "2023-04-17"], "sans", 12, True)
+    frames = np.repeat(grey[None], 30, axis=0)
+    label, rendered_label = draw_strings(grey, ["LT KIDNEY"], "mono", 12, 0.92, origin=(140, 80))
+    frames[17] = label
+    image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / "cine.dcm", frames, FORMATS[0]))
+
+    regions = detector(image, header)
+
+    for rendered in overlay:
+        assert all(is_found(regions, rendered, f) for f in range(30)), rendered.text
+    label_regions = [r for r in regions if text_similarity(r.text, "LT KIDNEY") >= 0.7]
+    assert label_regions and all(r.frames == (17,) for r in label_regions)
+    assert is_found(regions, rendered_label[0], 17)
+
+
+def test_dictionary_transform_pickles_and_marks_scanned(tmp_path):
+    grey, rendered = _render(5, ["MRN 00412377"], "sans", 14, False)
+    path = write_dicom(tmp_path / "img.dcm", grey[None], FORMATS[0])
+    pipeline = Compose([LoadDicomWithMetad(keys="image"), DetectBurnedInTextd(keys="image", device="cpu")])
+    pipeline = pickle.loads(pickle.dumps(pipeline))
+
+    out = pipeline({"image": str(path)})
+
+    assert out["image"].meta["text_scanned"] is True
+    assert is_found(out["image_text"], rendered[0], 0)
+
+
+def test_read_text_in_areas_reads_only_the_given_area(tmp_path):
+    grey, rendered = _render(6, ["DOE, JANE A", "ACC 7781234"], "serif", 13, True)
+    image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / "img.dcm", grey[None], FORMATS[2]))
+
+    regions = read_text_in_areas(image, 0, [rendered[1].box], header)
+
+    assert regions and all(r.frames == (0,) for r in regions)
+    assert is_found(regions, rendered[1], 0)
+    assert not any(text_similarity(r.text, "DOE, JANE A") >= 0.7 for r in regions)
