@@ -14,7 +14,7 @@ What it does, in one invocation:
 6. prints a Markdown report (machine, command, date, tables) and writes every raw figure to ``results.json``.
 
 Every tool runs as its own process, started cold; a file's time is the gap between its completion and the previous
-one's (monai-deid's completions are read from its audit log as the runner appends it). Each set starts with two
+one's (monai-deid's completions are read from its audit log as the runner appends it). Each set starts with
 warm-up files that are left out of every figure, so steady-state rates exclude model loading (with two workers, each
 worker loads its models on one of them); the wall-clock column includes everything.
 
@@ -89,11 +89,12 @@ class RunTiming:
         return [f for f in self.files if not is_warmup(f[0])]
 
     def steady(self) -> tuple[int, int, float]:
-        """Files, frames and seconds after the second completion (both warm-ups done, models loaded)."""
-        if len(self.files) < 3:
+        """Files, frames and seconds after as many completions as there are warm-up files (models loaded)."""
+        warm = sum(is_warmup(name) for name, _, _ in self.files)
+        if warm == 0 or len(self.files) <= warm:
             return 0, 0, 0.0
-        window = self.files[2:]
-        seconds = window[-1][2] - self.files[1][2]
+        window = self.files[warm:]
+        seconds = window[-1][2] - self.files[warm - 1][2]
         return len(window), sum(self.frames.get(name, 1) for name, _, _ in window), seconds
 
     def written(self) -> int:
@@ -286,7 +287,7 @@ def _report(runs: dict[str, RunTiming], summaries: dict[str, dict], context: dic
         f"Presidio: presidio-image-redactor 0.0.62, Tesseract {context['tesseract']}, en_core_web_sm 3.8.0  ",
         f"Command: `{context['command']}` ({context['total_s']:.0f} s in all)",
         "",
-        "Throughput (steady: after two warm-up files per set; wall: whole process including imports and model loads)",
+        "Throughput (steady: after the warm-up files of each set; wall: the whole process, with imports and models)",
         "",
         *_throughput_table(us, runs.get("presidio_us")),
     ]
@@ -387,6 +388,8 @@ def main() -> None:
         output, log = out / f"header_{short}", workdir / f"header_{short}.log"
         runs[f"header_{short}"] = run_monai_cli(corpus / name, output, 1, log, header_only=True)
         runs[f"pydicom_{short}"] = run_pydicom_floor(workdir, corpus / name)
+    for name, timing in runs.items():
+        print(f"{name}: {timing.wall_s:.1f} s wall, {len(timing.files)} files {timing.note}", flush=True)
     summaries = _score(workdir, runs)
     context = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
