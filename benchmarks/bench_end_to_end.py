@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pydicom
 
-from benchmarks.corpus import build_corpus, is_warmup, load_answer_key
+from benchmarks.corpus import CORPUS_SETS, build_corpus, is_warmup, load_answer_key
 from benchmarks.planted_phi import (
     InputCache,
     make_reader,
@@ -369,6 +369,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/monai-deid-bench"))
     parser.add_argument("--markdown", type=Path, help="also write the report here")
+    parser.add_argument(
+        "--sets", nargs="+", choices=CORPUS_SETS, default=list(CORPUS_SETS), help="corpus sets to run (default: all)"
+    )
     args = parser.parse_args()
     begin = time.perf_counter()
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -377,13 +380,18 @@ def main() -> None:
     corpus, out = workdir / "corpus", workdir / "out"
     out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, RunTiming] = {}
-    runs["presidio_us"] = run_presidio(workdir, corpus / "us_single")
-    runs["presidio_cine"] = run_presidio(workdir, corpus / "cine")
-    runs["monai_us_1"] = run_monai_cli(corpus / "us_single", out / "monai_us_1", 1, workdir / "monai_us_1.log")
-    runs["monai_us_2"] = run_monai_cli(corpus / "us_single", out / "monai_us_2", 2, workdir / "monai_us_2.log")
+    if "us_single" in args.sets:
+        runs["presidio_us"] = run_presidio(workdir, corpus / "us_single")
+    if "cine" in args.sets:
+        runs["presidio_cine"] = run_presidio(workdir, corpus / "cine")
+    if "us_single" in args.sets:
+        runs["monai_us_1"] = run_monai_cli(corpus / "us_single", out / "monai_us_1", 1, workdir / "monai_us_1.log")
+        runs["monai_us_2"] = run_monai_cli(corpus / "us_single", out / "monai_us_2", 2, workdir / "monai_us_2.log")
     for name in ("notext", "compressed", "cine"):
-        runs[f"monai_{name}"] = run_monai_cli(corpus / name, out / f"monai_{name}", 1, workdir / f"monai_{name}.log")
-    for name in ("us_single", "notext", "compressed", "cine"):
+        if name in args.sets:
+            output, log = out / f"monai_{name}", workdir / f"monai_{name}.log"
+            runs[f"monai_{name}"] = run_monai_cli(corpus / name, output, 1, log)
+    for name in args.sets:
         short = "us" if name == "us_single" else name
         output, log = out / f"header_{short}", workdir / f"header_{short}.log"
         runs[f"header_{short}"] = run_monai_cli(corpus / name, output, 1, log, header_only=True)
@@ -399,7 +407,8 @@ def main() -> None:
         "git": _git_head(),
         "stages": _pipeline_stages(out / "stages_probe"),
         "tesseract": _tesseract(),
-        "command": "PYTHONPATH=$PWD /work/main/.venv/bin/python -m benchmarks.bench_end_to_end",
+        "command": "PYTHONPATH=$PWD /work/main/.venv/bin/python -m benchmarks.bench_end_to_end "
+        + " ".join(sys.argv[1:]),
         "total_s": time.perf_counter() - begin,
     }
     report = _report(runs, summaries, context)
