@@ -1,0 +1,1 @@
+"""Benchmark scripts of monai-deid: corpus, Presidio comparison, planted-PHI scoring, end-to-end throughput."""
