@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Collection, Hashable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from monai_deid.io import LoadDicomWithMeta
 from monai_deid.ocr import DetectBurnedInText, read_text_in_areas
 from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
 from monai_deid.phi.allowlist import load_placeholders
+from monai_deid.profile import ProfileOptions, action_map
 from monai_deid.regions import TextRegion
 
 __all__ = [
@@ -47,8 +49,6 @@ _HEADER_CHECKED_KINDS = {"name", "text", "date", "datetime"}
 _MIN_NEEDLE = 3
 #: Pattern categories that prove a leak when read back from the pixels (identifiers, not generic numbers).
 _LEAK_PATTERNS = {"date", "datetime", "time", "phone", "email", "ssn", "label", "name_title", "url"}
-#: Names the software that wrote the file, not the patient or the study.
-_IMPLEMENTATION_CLASS_UID = 0x00020012
 #: De-identification Method code of the Retain Safe Private option: safe private attributes may stay.
 _RETAIN_SAFE_PRIVATE = "113111"
 _BINARY_VRS = {"OB", "OW", "UN", "OD", "OF", "OL", "OV"}
@@ -73,15 +73,25 @@ def _elements(ds: Dataset) -> Iterator[Any]:
 
 
 def capture_inventory(header: Dataset) -> PhiInventory:
-    """The PHI values and instance UIDs of ``header``, for :class:`VerifyDeidentified`."""
+    """The PHI values and replaced UIDs of ``header``, for :class:`VerifyDeidentified`.
+
+    UIDs are those of the attributes the profile replaces (action U: instance, series, study, frame of reference,
+    ...); UIDs the standard keeps, such as a creator's software version, identify nobody.
+    """
+    replaced = _uid_tags()
     uids = {
         str(v)
-        for elem in _elements(header)
-        if elem.VR == "UI" and elem.tag != _IMPLEMENTATION_CLASS_UID
+        for elem in header.iterall()
+        if elem.VR == "UI" and elem.tag in replaced
         for v in (elem.value if isinstance(elem.value, list | tuple) else [elem.value])
         if v and str(v) not in UID_dictionary
     }
     return PhiInventory(tuple(collect_header_values(header)), frozenset(uids))
+
+
+@cache
+def _uid_tags() -> frozenset[int]:
+    return frozenset(tag for tag, action in action_map(ProfileOptions()).by_tag.items() if action == "U")
 
 
 def _strings(elem: Any) -> Iterator[str]:

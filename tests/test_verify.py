@@ -1,0 +1,44 @@
+"""VerifyDeidentified's header re-walk: it catches what a scrub left, and accepts what the options keep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+import pytest
+from datafiles import pydicom_data_file, pydicom_test_file
+
+from monai_deid.audit import Status
+from monai_deid.errors import VerificationError
+from monai_deid.io import LoadDicomWithMetad
+from monai_deid.pipeline import build_pipeline
+from monai_deid.runner import process_file
+from monai_deid.verify import CapturePHIInventoryd, VerifyDeidentifiedd
+
+SECRET = {"secret": "verify-test-secret"}
+
+
+def test_an_unscrubbed_header_fails_verification_with_phi_free_reasons() -> None:
+    data = CapturePHIInventoryd()(LoadDicomWithMetad()({"image": str(pydicom_test_file("CT_small.dcm"))}))
+    with pytest.raises(VerificationError) as info:
+        VerifyDeidentifiedd()(data)  # ScrubMetadatad never ran
+    reason = info.value.reason
+    assert "header:PatientName" in reason and "header:uid" in reason
+    header = data["image_dicom"]
+    assert str(header.PatientName) not in reason and header.PatientID not in reason
+
+
+@pytest.mark.parametrize(
+    "name", ["emri_small_RLE.dcm", "emri_small_jpeg_ls_lossless.dcm", "emri_small_jpeg_2k_lossless.dcm"]
+)
+def test_uids_the_profile_keeps_are_not_leaks(name: str, tmp_path: Path) -> None:
+    # enhanced MR carries a Creator-Version UID: a software version, kept by the standard, not an instance UID
+    record = process_file(pydicom_data_file(name), build_pipeline(tmp_path, scan_pixels=False, scrub=SECRET))
+    assert record.status == Status.OK, record.reason
+
+
+def test_values_kept_by_a_retain_option_are_not_leaks(tmp_path: Path) -> None:
+    scrub = {**SECRET, "retain_institution_identity": True}
+    record = process_file(pydicom_test_file("MR_small.dcm"), build_pipeline(tmp_path, scan_pixels=False, scrub=scrub))
+    assert record.status == Status.OK, record.reason
+    assert pydicom.dcmread(record.output).InstitutionName == "TOSHIBA"  # kept, and not reported as a leak
