@@ -98,9 +98,9 @@ def process_file(
     return AuditRecord(source=str(path), output=str(data[f"{key}_output"]), status=Status.OK, details=details)
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: str | Path) -> str:
     """SHA-256 of a file's bytes: tells a later run whether an input changed since it was de-identified."""
-    with path.open("rb") as f:
+    with Path(path).open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
@@ -244,7 +244,7 @@ def run_batch(
             todo.append(path)
     bar = tqdm(total=len(todo), unit="file", disable=not progress, dynamic_ncols=True)
     for record in _records(todo, factory, kwargs, workers, quarantine_dir):
-        if record.status == Status.OK:
+        if record.status == Status.OK and config_id:
             record.details["config_id"] = config_id
         audit.write(record)
         summary.counts[record.status] += 1

@@ -146,3 +146,31 @@ def test_sample_set_carries_phi_in_names_and_headers(tmp_path: Path) -> None:
     paths = write_sample_set(tmp_path)
     ds = pydicom.dcmread(paths[0])
     assert str(ds.PatientName) == SAMPLE_PATIENTS[0].name and SAMPLE_PATIENTS[0].patient_id in paths[0].name
+
+
+def test_rerun_with_same_secret_skips_done_files_and_keeps_outputs(
+    mixed_batch: Path, header_only: Path, tmp_path: Path
+) -> None:
+    args = ("run", mixed_batch, tmp_path / "out", "--no-progress", "--config", header_only)
+    assert _monai_deid(*args).returncode == 1
+    first, first_records = _digests(tmp_path / "out"), len(read_audit(tmp_path / "out.audit.jsonl"))
+    assert _monai_deid(*args).returncode == 1  # the bad files fail again
+    assert _digests(tmp_path / "out") == first
+    second_run = read_audit(tmp_path / "out.audit.jsonl")[first_records:]
+    done = [r for r in second_run if r.code == "done"]
+    assert len(done) == len(GOOD) + 1 and all(r.status == "skipped" and r.output for r in done)
+
+
+def test_mapping_links_original_identifiers_to_pseudonyms(header_only: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    shutil.copy(pydicom_test_file("CT_small.dcm"), source / "a.dcm")
+    mapping = tmp_path / "private" / "map.csv"
+    assert _monai_deid("run", source, tmp_path / "out", "--mapping", mapping, "--config", header_only).returncode == 0
+    rows = dict(line.split(",") for line in mapping.read_text().splitlines()[1:])
+    original = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
+    (written,) = (tmp_path / "out").rglob("*.dcm")
+    output = pydicom.dcmread(written)
+    assert rows[original.SOPInstanceUID] == output.SOPInstanceUID
+    assert rows[original.PatientID] == output.PatientID
+    assert not list(tmp_path.glob("private/*.parts"))
