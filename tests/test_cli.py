@@ -139,7 +139,30 @@ def test_demo_generates_writes_and_reports_the_broken_file(tmp_path: Path) -> No
     assert [r.status for r in records].count("ok") == len(records) - 1
     (broken,) = [r for r in records if r.status != "ok"]
     assert Path(broken.source).name == "broken_truncated.dcm" and broken.status == "failed"
-    assert "Look at" in result.stdout
+    assert "Look at" in result.stdout and (tmp_path / "demo" / "report" / "review.html").is_file()
+    verify = _monai_deid("verify", tmp_path / "demo" / "output")
+    assert verify.returncode == 0, verify.stdout
+    assert f"{len(records) - 1} of {len(records) - 1} files pass" in verify.stdout
+
+
+def test_verify_command_flags_a_file_that_was_never_deidentified(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    shutil.copy(pydicom_test_file("CT_small.dcm"), folder / "a.dcm")
+    result = _monai_deid("verify", folder)
+    assert result.returncode == 1 and "header:not_marked_deidentified" in result.stdout
+
+
+def test_inspect_explains_without_showing_values(tmp_path: Path) -> None:
+    path = pydicom_data_file("US1_UNCR.dcm")
+    result = _monai_deid("inspect", path)
+    assert result.returncode == 0, result.stderr
+    assert "removed" in result.stdout and "replaced" in result.stdout and "PatientName" in result.stdout
+    assert "redact" in result.stdout and "reason header:" in result.stdout
+    header = pydicom.dcmread(path, stop_before_pixels=True)
+    for value in (str(header.PatientName), header.PatientID, header.InstitutionName):
+        if len(value) > 3:
+            assert value not in result.stdout
 
 
 def test_sample_set_carries_phi_in_names_and_headers(tmp_path: Path) -> None:
