@@ -241,7 +241,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _verify_folder(args.folder, args.device)
     settings = stage_settings(args)
     if args.command == "inspect":
-        from monai_deid.inspect import inspect_file
+        from monai_deid.inspection import inspect_file
 
         stages = {name: settings.get(name) for name in ("detect", "classify", "scrub")}
         print(inspect_file(args.file, settings.get("device", "cpu"), **stages))

@@ -24,6 +24,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.uid import UID_dictionary
 
 from monai_deid.errors import VerificationError
@@ -101,7 +102,7 @@ def _strings(elem: Any) -> Iterator[str]:
     if elem.VR in _BINARY_VRS and isinstance(value, bytes):
         yield value.decode("latin-1")
         return
-    for item in value if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue" else [value]:
+    for item in value if isinstance(value, list | tuple | MultiValue) else [value]:
         yield str(item)
 
 
