@@ -171,7 +171,7 @@ def _decode(path: Path, ds: Dataset) -> tuple[np.ndarray, str]:
     try:
         array, info = decoder.as_array(ds, raw=True)
     except Exception as e:
-        raise UndecodablePixelDataError(path, f"pixel data could not be decoded ({type(e).__name__}: {e})") from None
+        raise UndecodablePixelDataError(path, f"pixel data could not be decoded ({type(e).__name__})") from None
     frames = int(ds.get("NumberOfFrames") or 1)
     samples = int(ds.get("SamplesPerPixel") or 1)
     rows, columns = int(ds.Rows), int(ds.Columns)
