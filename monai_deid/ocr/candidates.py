@@ -21,7 +21,18 @@ import numpy as np
 
 from monai_deid.ocr.boxes import Box, box_union, boxes_overlap
 
-__all__ = ["COARSE_SCALE", "CandidateArea", "noise_level", "stroke_masks", "text_candidates", "upscale_for"]
+__all__ = [
+    "COARSE_SCALE",
+    "CandidateArea",
+    "StrokeComponent",
+    "candidate_areas",
+    "noise_level",
+    "stroke_components",
+    "stroke_masks",
+    "stroke_responses",
+    "text_candidates",
+    "upscale_for",
+]
 
 # Strokes narrower than this many pixels respond fully (text up to roughly 6x this height).
 _STROKE_KERNEL = 15
@@ -38,8 +49,11 @@ _MAX_LINES = 4
 COARSE_SCALE = 0.5
 # Fewest characters in a component for it to count as a text line.
 _MIN_LINE_CHARS = 2
-# Stroke contrast of typical burned-in overlay text (near white or black on the view): searched for separately.
-_OVERLAY_CONTRAST = 96
+# Higher stroke contrasts searched separately: text that touches fainter speckle or anatomy at the noise-adapted
+# level stands alone at one of these (overlay text is near white or black on the view).
+_OVERLAY_CONTRASTS = (48, 96, 160)
+# Horizontal reach that joins the characters of a line (gaps up to about one character).
+_JOIN = 9
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,31 @@ class CandidateArea:
 
     box: Box
     scale: float
+
+
+@dataclass(frozen=True)
+class StrokeComponent:
+    """Thin strokes joined along the text direction: a text line, a few stacked lines, or anatomy and speckle.
+
+    Args:
+        box: ``(x0, y0, x1, y1)``, end-exclusive, of the strokes themselves (no context margin).
+        char_height: median height of the stroke clusters (characters) inside.
+        chars: number of stroke clusters inside.
+        scale: resize factor the detector would read it at (see :func:`_scale`); ``COARSE_SCALE`` when the
+            component does not look like text lines.
+        rows: stroke pixels per row of the box (stacked lines are split where it is zero).
+    """
+
+    box: Box
+    char_height: int
+    chars: int
+    scale: float
+    rows: tuple[int, ...]
+
+    @property
+    def line_like(self) -> bool:
+        """Whether the component looks like one or a few text lines."""
+        return self.scale != COARSE_SCALE
 
 
 def upscale_for(line_height: int) -> int:
@@ -78,10 +117,14 @@ def stroke_masks(grey: np.ndarray, min_contrast: int) -> tuple[np.ndarray, np.nd
     The two are kept apart: in dense bright text the gaps between letters are thin dark "strokes" too, and one
     combined mask would fuse a text block into a solid blob whose size says nothing about the text size.
     """
+    bright, dark = stroke_responses(grey)
+    return (bright >= min_contrast).astype(np.uint8), (dark >= min_contrast).astype(np.uint8)
+
+
+def stroke_responses(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top-hat (bright strokes) and black-hat (dark strokes) of ``grey``: each pixel's stroke contrast."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (_STROKE_KERNEL, _STROKE_KERNEL))
-    bright = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel) >= min_contrast
-    dark = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel) >= min_contrast
-    return bright.astype(np.uint8), dark.astype(np.uint8)
+    return cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel), cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
 
 
 def text_candidates(
@@ -103,14 +146,38 @@ def text_candidates(
     Returns:
         disjoint areas, each padded by about one line height of context; empty when the frame holds no stroke.
     """
-    h, w = grey.shape
+    return candidate_areas(stroke_components(grey, min_contrast, within), grey.shape, whole_frame_fraction)
+
+
+def stroke_components(
+    grey: np.ndarray, min_contrast: int = 16, within: np.ndarray | None = None
+) -> list[StrokeComponent]:
+    """Every joined stroke component of ``grey`` tall enough to be text, at each contrast level searched.
+
+    Args:
+        grey: one uint8 frame.
+        min_contrast: smallest stroke contrast in grey levels that counts as possible text.
+        within: optional mask; only components touching a non-zero pixel of it are kept.
+    """
     threshold = max(min_contrast, int(_NOISE_FACTOR * noise_level(grey)))
-    contrasts = [threshold]
-    if threshold < _OVERLAY_CONTRAST:
-        # Small high-contrast text (the usual burned-in overlay) that touches low-contrast speckle or anatomy is
-        # joined into one large component at the low threshold and read without upscale; find its lines on their own.
-        contrasts.append(_OVERLAY_CONTRAST)
-    lines = [area for c in contrasts for mask in stroke_masks(grey, c) for area in _line_areas(mask, within)]
+    # Small high-contrast text (the usual burned-in overlay) that touches low-contrast speckle or anatomy is joined
+    # into one large component at the low threshold; it is found on its own at the higher levels.
+    contrasts = [threshold] + [c for c in _OVERLAY_CONTRASTS if c > threshold]
+    responses = stroke_responses(grey)
+    return [
+        comp
+        for c in contrasts
+        for response in responses
+        for comp in _components((response >= c).astype(np.uint8), within)
+    ]
+
+
+def candidate_areas(
+    components: list[StrokeComponent], shape: tuple[int, int], whole_frame_fraction: float = 0.5
+) -> list[CandidateArea]:
+    """The detector areas of stroke components: padded, merged per resize factor, contained ones dropped."""
+    h, w = shape
+    lines = [CandidateArea(_pad(c.box, shape, max(8, (c.box[3] - c.box[1]) // 2)), c.scale) for c in components]
     areas: list[CandidateArea] = []
     # Areas of different upscales are kept apart so that small text inside a large stroke area (speckle, anatomy)
     # does not make the detector upscale the whole large area.
@@ -126,29 +193,42 @@ def text_candidates(
     ]
 
 
+def _pad(box: Box, shape: tuple[int, int], margin: int) -> Box:
+    h, w = shape
+    return (max(0, box[0] - margin), max(0, box[1] - margin), min(w, box[2] + margin), min(h, box[3] + margin))
+
+
 def _contains(outer: Box, inner: Box) -> bool:
     return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
 
 
-def _line_areas(mask: np.ndarray, within: np.ndarray | None) -> list[CandidateArea]:
-    """Padded areas of the text-line-like components of a stroke mask, each with the upscale its text needs."""
-    h, w = mask.shape
+def _components(mask: np.ndarray, within: np.ndarray | None) -> list[StrokeComponent]:
+    """The joined components of a stroke mask tall enough to be text, with their character statistics."""
     # Join the characters of a line (gaps up to ~1 character) but not stacked lines.
-    joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
+    joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (_JOIN, 1)))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     char_stats = _character_stats(mask, labels)
-    lines: list[CandidateArea] = []
+    reach = _JOIN // 2
+    out: list[StrokeComponent] = []
     for k in range(1, count):
         x, y, bw, bh, _ = (int(v) for v in stats[k])
         # A line shorter than the smallest legible text is noise.
         if bh < _MIN_LINE_HEIGHT:
             continue
-        if within is not None and not within[y : y + bh, x : x + bw][labels[y : y + bh, x : x + bw] == k].any():
+        own = labels[y : y + bh, x : x + bw] == k
+        if within is not None and not within[y : y + bh, x : x + bw][own].any():
             continue
-        margin = max(8, bh // 2)
-        box = (max(0, x - margin), max(0, y - margin), min(w, x + bw + margin), min(h, y + bh + margin))
-        lines.append(CandidateArea(box, _scale(bw, bh, *char_stats.get(k, (bh, 1)))))
-    return lines
+        char_height, chars = char_stats.get(k, (bh, 1))
+        # The dilation grew the component by ``reach`` pixels left and right: the box is the ink's.
+        box = (x + reach, y, max(x + reach + 1, x + bw - reach), y + bh)
+        rows = _row_profile(mask[y : y + bh, x : x + bw], own)
+        out.append(StrokeComponent(box, char_height, chars, _scale(bw, bh, char_height, chars), rows))
+    return out
+
+
+def _row_profile(mask: np.ndarray, own: np.ndarray) -> tuple[int, ...]:
+    """Stroke pixels per row of one component (used to split stacked lines)."""
+    return tuple(int(v) for v in (mask.astype(bool) & own).sum(axis=1))
 
 
 def _scale(width: int, height: int, char_height: int, chars: int) -> float:

@@ -19,12 +19,13 @@ import cv2
 import numpy as np
 
 from monai_deid.ocr.boxes import Box, box_union, iou
-from monai_deid.ocr.candidates import CandidateArea, text_candidates, upscale_for
+from monai_deid.ocr.candidates import CandidateArea, candidate_areas, stroke_components, upscale_for
 from monai_deid.ocr.dedup import changed_mask, distinct_frames, unchanged
 from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
+from monai_deid.ocr.lines import DIRECT_MIN_CONFIDENCE, doubt_area, line_boxes
 from monai_deid.regions import TextRegion
 
-__all__ = ["Reading", "read_areas", "read_areas_batched", "scan_frames"]
+__all__ = ["FrameWork", "Reading", "plan_frame", "read_areas", "read_frames", "scan_frames"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,39 @@ class Reading:
     confidence: float
 
 
+@dataclass(frozen=True)
+class FrameWork:
+    """What to read on one frame.
+
+    Args:
+        grey: the frame (uint8 OCR view).
+        areas: where the detector runs, each at its own resize factor (small text upscaled, non-text halved).
+        lines: line boxes (ink extent) the recogniser reads directly, without the detector.
+    """
+
+    grey: np.ndarray
+    areas: Sequence[CandidateArea] = ()
+    lines: Sequence[Box] = ()
+
+
+def plan_frame(
+    grey: np.ndarray, settings: EngineSettings, min_contrast: int = 16, within: np.ndarray | None = None
+) -> FrameWork:
+    """The work the stroke test sends to the networks for one frame (see ``EngineSettings.detector``).
+
+    Args:
+        grey: one uint8 frame.
+        settings: engine settings.
+        min_contrast: smallest stroke contrast (grey levels) treated as possible text.
+        within: optional mask; only strokes touching its non-zero pixels are considered.
+    """
+    components = stroke_components(grey, min_contrast, within)
+    if settings.detector == "craft":
+        return FrameWork(grey, candidate_areas(components, grey.shape))
+    lines, areas = line_boxes(components, grey.shape)
+    return FrameWork(grey, areas, lines)
+
+
 def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: EngineSettings) -> list[Reading]:
     """Detect and read text inside the given areas of one frame.
 
@@ -53,28 +87,59 @@ def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: Engin
     Returns:
         the lines found, boxes in frame pixels.
     """
-    return read_areas_batched([(grey, areas)], settings)[0]
+    return read_frames([FrameWork(grey, areas)], settings)[0]
 
 
-def read_areas_batched(
-    jobs: Sequence[tuple[np.ndarray, Sequence[CandidateArea]]], settings: EngineSettings
-) -> list[list[Reading]]:
-    """:func:`read_areas` for several frames at once: one batched detector and one batched recogniser pass in all."""
+def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[Reading]]:
+    """Read several frames at once: one batched recogniser pass over the direct lines, then one batched detector and
+    recogniser pass over the detector areas and the direct readings too doubtful to keep without the detector.
+
+    Returns:
+        per frame, the lines read, boxes in frame pixels.
+    """
+    direct = _read_direct(jobs, settings)
+    detector_jobs = []
+    for work, readings in zip(jobs, direct, strict=True):
+        doubtful = [doubt_area(r.box, work.grey.shape) for r, _ in readings if r.confidence < DIRECT_MIN_CONFIDENCE]
+        detector_jobs.append(FrameWork(work.grey, [*work.areas, *doubtful]))
+    detected = _read_detected(detector_jobs, settings)
+    out = []
+    for mine, more in zip(direct, detected, strict=True):
+        sure = [(r, scale) for r, scale in mine if r.confidence >= DIRECT_MIN_CONFIDENCE]
+        out.append(_drop_repeats(_drop_coarse_duplicates(sure + more)))
+    return out
+
+
+def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[tuple[Reading, float]]]:
+    """Recognise every job's direct lines in one batched pass."""
+    crops, owners = [], []
+    for job, work in enumerate(jobs):
+        for box in work.lines:
+            crops.append(_line_crop(work.grey, box))
+            owners.append((job, _ink_box(box, work.grey.shape)))
+    out: list[list[tuple[Reading, float]]] = [[] for _ in jobs]
+    for (job, box), (text, conf) in zip(owners, recognize_crops(crops, settings), strict=True):
+        out[job].append((Reading(box, text, conf), 1.0))
+    return out
+
+
+def _read_detected(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[tuple[Reading, float]]]:
+    """Run the detector in every job's areas and recognise the lines it finds, each batched over all jobs."""
     crops, placements = [], []
-    for job, (grey, areas) in enumerate(jobs):
-        for area in areas:
+    for job, work in enumerate(jobs):
+        for area in work.areas:
             x0, y0, x1, y1 = area.box
-            crop = grey[y0:y1, x0:x1]
+            crop = work.grey[y0:y1, x0:x1]
             if area.scale != 1:
                 interpolation = cv2.INTER_AREA if area.scale < 1 else cv2.INTER_CUBIC
                 crop = cv2.resize(crop, None, fx=area.scale, fy=area.scale, interpolation=interpolation)
             crops.append(crop)
             placements.append((job, x0, y0, area.scale))
-    line_lists = read_lines(crops, settings)
+    line_lists = read_lines(crops, settings) if crops else []
     line_crops: list[np.ndarray] = []
     line_boxes: list[tuple[int, Box, float]] = []
     for crop, (job, ox, oy, scale), lines in zip(crops, placements, line_lists, strict=True):
-        grey = jobs[job][0]
+        grey = jobs[job].grey
         for line in lines:
             box = (
                 ox + math.floor(line.x0 / scale),
@@ -92,7 +157,24 @@ def read_areas_batched(
     per_job: list[list[tuple[Reading, float]]] = [[] for _ in jobs]
     for (job, box, scale), (text, conf) in zip(line_boxes, texts, strict=True):
         per_job[job].append((Reading(box, text, conf), scale))
-    return [_drop_repeats(_drop_coarse_duplicates(readings)) for readings in per_job]
+    return per_job
+
+
+def _ink_box(box: Box, shape: tuple[int, int]) -> Box:
+    # One pixel around the stroke pixels: the faint anti-aliased edge of the glyphs lies below the stroke threshold.
+    return _grown(box, shape, 1, 1)
+
+
+def _line_crop(grey: np.ndarray, box: Box) -> np.ndarray:
+    """The recogniser's view of one line: the ink with a quarter line of background around it, as CRAFT boxes have."""
+    height = box[3] - box[1]
+    x0, y0, x1, y1 = _grown(box, grey.shape, max(2, height // 4), max(2, height // 4))
+    return grey[y0:y1, x0:x1]
+
+
+def _grown(box: Box, shape: tuple[int, int], dx: int, dy: int) -> Box:
+    h, w = shape
+    return (max(0, box[0] - dx), max(0, box[1] - dy), min(w, box[2] + dx), min(h, box[3] + dy))
 
 
 def _drop_coarse_duplicates(readings: list[tuple[Reading, float]]) -> list[Reading]:
@@ -159,24 +241,25 @@ def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int 
     groups = distinct_frames(frames)
     firsts = sorted(groups)
     reference = frames[firsts[0]]
-    ref_readings = read_areas(reference, text_candidates(reference, min_contrast), settings)
+    ref_readings = read_frames([plan_frame(reference, settings, min_contrast)], settings)[0]
     per_frame: dict[int, list[Reading]] = {firsts[0]: ref_readings}
-    jobs: list[tuple[np.ndarray, list[CandidateArea]]] = []
+    jobs: list[FrameWork] = []
     for index in firsts[1:]:
         frame = frames[index]
         changed = changed_mask(frame, reference)
         kept = [r for r in ref_readings if unchanged(changed, r.box)]
-        areas = text_candidates(frame, min_contrast, within=changed)
+        work = plan_frame(frame, settings, min_contrast, within=changed)
         # Reference lines whose pixels changed are read again on this frame, even if the stroke test saw nothing.
-        areas += [
-            CandidateArea(_padded(r.box, frame.shape), upscale_for(r.box[3] - r.box[1]))
-            for r in ref_readings
-            if r not in kept
-        ]
+        redo = [r.box for r in ref_readings if r not in kept]
+        if settings.detector == "craft":
+            areas = [CandidateArea(_padded(b, frame.shape), upscale_for(b[3] - b[1])) for b in redo]
+            work = FrameWork(frame, [*work.areas, *areas], work.lines)
+        else:
+            work = FrameWork(frame, work.areas, [*work.lines, *(b for b in redo if b not in work.lines)])
         per_frame[index] = kept
-        jobs.append((frame, areas))
+        jobs.append(work)
     # The other frames depend only on the reference, so their areas are read together in one batched pass.
-    for index, readings in zip(firsts[1:], read_areas_batched(jobs, settings), strict=True):
+    for index, readings in zip(firsts[1:], read_frames(jobs, settings), strict=True):
         per_frame[index] = per_frame[index] + readings
     return _merge(per_frame, groups)
 

@@ -1,0 +1,110 @@
+"""Text lines read straight from the stroke test, without the detector (the CPU fast path).
+
+A stroke component that looks like text (two or more characters of one size side by side, at most a few lines tall)
+already gives the line's box: it is cropped and handed to the recogniser directly, which costs a small fraction of a
+CRAFT pass over the same pixels. Stacked lines are split where the component's row profile is empty; a component
+that cannot be split is read whole. Components found at several contrast levels are read once. Text taller than
+``DIRECT_MAX_HEIGHT`` goes to the detector instead, shrunk to the character size CRAFT reads best (a scan sector or
+a large logo is cheap there and would be a poor recogniser input).
+
+Whether a directly read component is text at all is the recogniser's confidence to say; the scan sends readings
+below ``DIRECT_MIN_CONFIDENCE`` to the detector, which keeps them only if CRAFT sees text there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from monai_deid.ocr.boxes import Box, iou
+from monai_deid.ocr.candidates import CandidateArea, StrokeComponent, upscale_for
+
+__all__ = ["DIRECT_MAX_HEIGHT", "DIRECT_MIN_CONFIDENCE", "doubt_area", "line_boxes"]
+
+#: Tallest characters (pixels) read without the detector.
+DIRECT_MAX_HEIGHT = 40
+#: Direct readings below this recogniser confidence are checked by the detector.
+DIRECT_MIN_CONFIDENCE = 0.4
+# Character height (pixels) large text is shrunk to for the detector.
+_DETECTOR_CHAR_HEIGHT = 24
+_MIN_DETECTOR_SCALE = 0.25
+
+# A line is at most this many character heights tall (ascenders, descenders and accents included).
+_LINE_SPAN = 1.8
+# Components whose boxes overlap this much are the same line found at two contrast levels.
+_SAME_LINE_IOU = 0.6
+
+
+def line_boxes(components: Sequence[StrokeComponent], shape: tuple[int, int]) -> tuple[list[Box], list[CandidateArea]]:
+    """The single text lines to read directly, and the line-like areas the detector must still read.
+
+    Args:
+        components: the stroke components of one frame (:func:`monai_deid.ocr.candidates.stroke_components`).
+        shape: ``(rows, columns)`` of the frame.
+
+    Returns:
+        ``(lines, areas)``: line boxes (ink extent, end-exclusive) and padded detector areas for stacked lines
+        that could not be split. Components that do not look like text are in neither.
+    """
+    lines: list[Box] = []
+    areas: list[CandidateArea] = []
+    for comp in components:
+        if not comp.line_like:
+            continue
+        if comp.char_height > DIRECT_MAX_HEIGHT:
+            scale = max(_MIN_DETECTOR_SCALE, _DETECTOR_CHAR_HEIGHT / comp.char_height)
+            areas.append(CandidateArea(_pad(comp.box, shape, max(8, comp.char_height // 2)), scale))
+        else:
+            lines.extend(_split_rows(comp) or [comp.box])
+    return _distinct(lines), areas
+
+
+def doubt_area(box: Box, shape: tuple[int, int]) -> CandidateArea:
+    """The detector area that checks a direct reading of low confidence: the line with context, upscaled as needed."""
+    height = box[3] - box[1]
+    return CandidateArea(_pad(box, shape, max(8, height // 2)), upscale_for(height))
+
+
+def _split_rows(comp: StrokeComponent) -> list[Box] | None:
+    """The component's lines: cut at empty rows; ``None`` when a piece is still taller than one line."""
+    x0, y0, x1, _ = comp.box
+    pieces, start = [], None
+    for offset, count in enumerate((*comp.rows, 0)):
+        if count and start is None:
+            start = offset
+        elif not count and start is not None:
+            pieces.append((start, offset))
+            start = None
+    pieces = _join_slivers(pieces, max(3, comp.char_height // 2))
+    if any(bottom - top > _LINE_SPAN * comp.char_height for top, bottom in pieces):
+        return None
+    return [(x0, y0 + top, x1, y0 + bottom) for top, bottom in pieces]
+
+
+def _join_slivers(pieces: list[tuple[int, int]], min_height: int) -> list[tuple[int, int]]:
+    """Join pieces shorter than ``min_height`` (the dots of i and j, accents, underlines) to their nearest piece."""
+    pieces = list(pieces)
+    while len(pieces) > 1:
+        short = [i for i, (top, bottom) in enumerate(pieces) if bottom - top < min_height]
+        if not short:
+            break
+        i = short[0]
+        gap_above = pieces[i][0] - pieces[i - 1][1] if i > 0 else None
+        gap_below = pieces[i + 1][0] - pieces[i][1] if i + 1 < len(pieces) else None
+        j = i - 1 if gap_below is None or (gap_above is not None and gap_above <= gap_below) else i + 1
+        a, b = sorted((i, j))
+        pieces[a : b + 1] = [(pieces[a][0], pieces[b][1])]
+    return pieces
+
+
+def _distinct(boxes: list[Box]) -> list[Box]:
+    """One box per line: a line found at several contrast levels keeps its first (lowest-contrast) box."""
+    kept: list[Box] = []
+    for box in boxes:
+        if not any(iou(box, k) >= _SAME_LINE_IOU for k in kept):
+            kept.append(box)
+    return kept
+
+
+def _pad(box: Box, shape: tuple[int, int], margin: int) -> Box:
+    h, w = shape
+    return (max(0, box[0] - margin), max(0, box[1] - margin), min(w, box[2] + margin), min(h, box[3] + margin))
