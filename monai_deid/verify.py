@@ -166,6 +166,7 @@ class VerifyDeidentified(Transform):
             the rows (scanners burn patient details there).
         retained_keywords: attributes the user chose to keep (their values are not leaks).
         check_uids: look for original UIDs in the header (off when Retain UIDs is on).
+        detector: how the bands are read: ``"lines"`` or ``"craft"`` (see ``DetectBurnedInText``).
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -176,8 +177,10 @@ class VerifyDeidentified(Transform):
         band_fraction: float = 0.12,
         retained_keywords: Collection[str] = (),
         check_uids: bool = True,
+        detector: str = "lines",
     ) -> None:
         self.device = device
+        self.detector = detector
         self.band_fraction = band_fraction
         self.retained_keywords = frozenset(retained_keywords)
         self.check_uids = check_uids
@@ -191,7 +194,11 @@ class VerifyDeidentified(Transform):
     def pixel_leaks(
         self, image: torch.Tensor, header: Dataset, regions: list[TextRegion], inventory: PhiInventory
     ) -> list[str]:
-        """Reason codes for PHI read back from the redacted areas and the header bands of the image."""
+        """Reason codes for PHI read back from the redacted areas and the header bands of the image.
+
+        A redacted box that holds one value per channel on a frame holds no text there (RedactPixels fills boxes
+        that way); any other redacted box is read again, whatever the stroke test says.
+        """
         pixels = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
         rows, columns = pixels.shape[2:]
         band = max(1, int(rows * self.band_fraction))
@@ -199,16 +206,20 @@ class VerifyDeidentified(Transform):
         for region in regions:
             if region.is_phi is not False:
                 for frame in _distinct_crops(pixels, region):
-                    areas.setdefault(frame, []).append(region.box)
+                    if not _uniform(pixels[:, frame], region.box):
+                        areas.setdefault(frame, []).append(region.box)
+        readings = []
+        for frame, boxes in sorted(areas.items()):
+            readings += read_text_in_areas(image, frame, boxes, header, self.device, margin=2, detector="craft")
         for frame in _distinct_frames(pixels):
-            areas.setdefault(frame, []).extend([(0, 0, columns, band), (0, rows - band, columns, rows)])
+            bands = [(0, 0, columns, band), (0, rows - band, columns, rows)]
+            readings += read_text_in_areas(image, frame, bands, header, self.device, margin=2, detector=self.detector)
         matcher = self._matcher(inventory)
         found: set[str] = set()
-        for frame, boxes in sorted(areas.items()):
-            for reading in read_text_in_areas(image, frame, boxes, header, self.device, margin=2):
-                found |= {f"pixels:header:{m.keyword}" for m in matcher.find(reading.text)}
-                found |= {f"pixels:pattern:{p.category}" for p in find_patterns(reading.text)
-                          if p.category in _LEAK_PATTERNS}  # fmt: skip
+        for reading in readings:
+            found |= {f"pixels:header:{m.keyword}" for m in matcher.find(reading.text)}
+            found |= {f"pixels:pattern:{p.category}" for p in find_patterns(reading.text)
+                      if p.category in _LEAK_PATTERNS}  # fmt: skip
         return sorted(found)
 
     def __call__(
@@ -223,6 +234,13 @@ class VerifyDeidentified(Transform):
             leaks += self.pixel_leaks(image, header, regions, inventory)
         if leaks:
             raise VerificationError(None, "identifying content left after de-identification: " + ", ".join(leaks))
+
+
+def _uniform(frame: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether every channel of ``frame`` (``(C, H, W)``) holds a single value inside ``box``."""
+    x0, y0, x1, y1 = box
+    crop = frame[:, y0:y1, x0:x1].reshape(frame.shape[0], -1)
+    return crop.size == 0 or bool((crop == crop[:, :1]).all())
 
 
 def _distinct_frames(pixels: np.ndarray) -> list[int]:
@@ -269,6 +287,7 @@ class VerifyDeidentifiedd(MapTransform):
         band_fraction: height of the re-read header bands as a fraction of the rows.
         retained_keywords: attributes the user chose to keep.
         check_uids: look for original UIDs in the header.
+        detector: how the bands are read: ``"lines"`` or ``"craft"``.
         allow_missing_keys: don't raise if a key is missing.
     """
 
@@ -281,10 +300,11 @@ class VerifyDeidentifiedd(MapTransform):
         band_fraction: float = 0.12,
         retained_keywords: Collection[str] = (),
         check_uids: bool = True,
+        detector: str = "lines",
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.verifier = VerifyDeidentified(device, band_fraction, retained_keywords, check_uids)
+        self.verifier = VerifyDeidentified(device, band_fraction, retained_keywords, check_uids, detector)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)

@@ -11,8 +11,10 @@ recogniser reads all crops in width-sorted batches with greedy decoding.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +29,12 @@ __all__ = ["DETECTORS", "EngineSettings", "LineBox", "get_reader", "read_lines",
 
 _READERS: dict[str, object] = {}
 _LOCK = threading.Lock()
+# Readings of line crops already recognised in this process, keyed by a digest of the crop's pixels: the same
+# pixels read the same, so a header line repeated on every image of a series, or a kept line re-read by the
+# verifier, costs one recognition. Held in memory only (the texts are PHI), least recently used dropped first.
+_READINGS: OrderedDict[tuple, tuple[str, float]] = OrderedDict()
+_MAX_CACHED_READINGS = 4096
+_CACHE_LOCK = threading.Lock()
 
 # CRAFT input normalisation (ImageNet statistics, as EasyOCR's imgproc.normalizeMeanVariance).
 _MEAN = (0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0)
@@ -219,23 +227,50 @@ def _lines(polys: list[np.ndarray], shape: tuple[int, int], group_text_box) -> l
     return lines
 
 
-def recognize_crops(crops: Sequence[np.ndarray], settings: EngineSettings) -> list[tuple[str, float]]:
+def recognize_crops(
+    crops: Sequence[np.ndarray], settings: EngineSettings, retry: bool = True
+) -> list[tuple[str, float]]:
     """Read the text of each uint8 grey line crop with the recogniser (greedy CTC decoding).
 
-    Crops are resized to the recogniser's height, sorted by width and read in batches; a crop whose reading has a
-    confidence below 0.1 is read again with stretched contrast and the better reading is kept (EasyOCR's rule).
+    A crop whose pixels were read before in this process gets the same reading back without running the network.
+    The others are resized to the recogniser's height, sorted by width and read in batches; with ``retry``, a crop whose
+    reading has a confidence below 0.1 is read again with stretched contrast and the better reading is kept
+    (EasyOCR's rule).
 
     Args:
         crops: grey uint8 crops, one text line each.
         settings: engine settings.
+        retry: re-read low-confidence crops with stretched contrast.
 
     Returns:
         ``(text, confidence)`` per crop, in input order.
     """
     if not crops:
         return []
-    results = _recognize(list(crops), settings)
-    retry = [i for i, (_, conf) in enumerate(results) if conf < _LOW_CONFIDENCE]
+    keys = [_crop_key(c, settings.device, retry) for c in crops]
+    with _CACHE_LOCK:
+        known = {i: _READINGS[key] for i, key in enumerate(keys) if key in _READINGS}
+    todo = [i for i in range(len(crops)) if i not in known]
+    fresh = dict(zip(todo, _recognize_fresh([crops[i] for i in todo], settings, retry), strict=True))
+    with _CACHE_LOCK:
+        for i, key in enumerate(keys):
+            _READINGS[key] = fresh[i] if i in fresh else known[i]
+            _READINGS.move_to_end(key)
+        while len(_READINGS) > _MAX_CACHED_READINGS:
+            _READINGS.popitem(last=False)
+    return [fresh[i] if i in fresh else known[i] for i in range(len(crops))]
+
+
+def _crop_key(crop: np.ndarray, device: str, retry: bool) -> tuple:
+    crop = np.ascontiguousarray(crop)
+    return (device, retry, crop.shape, hashlib.blake2b(crop.tobytes(), digest_size=16).digest())
+
+
+def _recognize_fresh(crops: list[np.ndarray], settings: EngineSettings, retry: bool) -> list[tuple[str, float]]:
+    if not crops:
+        return []
+    results = _recognize(crops, settings)
+    retry = [i for i, (_, conf) in enumerate(results) if conf < _LOW_CONFIDENCE] if retry else []
     if retry:
         from easyocr.recognition import adjust_contrast_grey
 

@@ -25,7 +25,11 @@ from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
 from monai_deid.ocr.lines import DIRECT_MIN_CONFIDENCE, doubt_area, line_boxes
 from monai_deid.regions import TextRegion
 
-__all__ = ["FrameWork", "Reading", "plan_frame", "read_areas", "read_frames", "scan_frames"]
+__all__ = ["FrameWork", "Reading", "plan_frame", "read_frames", "scan_frames"]
+
+
+# Fewest letters and digits a low-confidence direct reading needs to be worth the detector's check.
+_MIN_DOUBT_CHARS = 3
 
 
 @dataclass(frozen=True)
@@ -76,20 +80,6 @@ def plan_frame(
     return FrameWork(grey, areas, lines)
 
 
-def read_areas(grey: np.ndarray, areas: Sequence[CandidateArea], settings: EngineSettings) -> list[Reading]:
-    """Detect and read text inside the given areas of one frame.
-
-    Args:
-        grey: one uint8 frame (OCR view).
-        areas: where to look, each at its own resize factor (small text upscaled, large non-text areas halved).
-        settings: engine settings.
-
-    Returns:
-        the lines found, boxes in frame pixels.
-    """
-    return read_frames([FrameWork(grey, areas)], settings)[0]
-
-
 def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[Reading]]:
     """Read several frames at once: one batched recogniser pass over the direct lines, then one batched detector and
     recogniser pass over the detector areas and the direct readings too doubtful to keep without the detector.
@@ -100,7 +90,7 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
     direct = _read_direct(jobs, settings)
     detector_jobs = []
     for work, readings in zip(jobs, direct, strict=True):
-        doubtful = [doubt_area(r.box, work.grey.shape) for r, _ in readings if r.confidence < DIRECT_MIN_CONFIDENCE]
+        doubtful = [doubt_area(r.box, work.grey.shape) for r, _ in readings if _doubtful(r)]
         detector_jobs.append(FrameWork(work.grey, [*work.areas, *doubtful]))
     detected = _read_detected(detector_jobs, settings)
     out = []
@@ -108,6 +98,14 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
         sure = [(r, scale) for r, scale in mine if r.confidence >= DIRECT_MIN_CONFIDENCE]
         out.append(_drop_repeats(_drop_coarse_duplicates(sure + more)))
     return out
+
+
+def _doubtful(reading: Reading) -> bool:
+    """A direct reading the detector must confirm: low confidence and at least three letters or digits.
+
+    Below three characters a reading identifies nobody; at low confidence it is a lone mark or a speckle cluster.
+    """
+    return reading.confidence < DIRECT_MIN_CONFIDENCE and sum(c.isalnum() for c in reading.text) >= _MIN_DOUBT_CHARS
 
 
 def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[tuple[Reading, float]]]:
@@ -118,7 +116,8 @@ def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[li
             crops.append(_line_crop(work.grey, box))
             owners.append((job, _ink_box(box, work.grey.shape)))
     out: list[list[tuple[Reading, float]]] = [[] for _ in jobs]
-    for (job, box), (text, conf) in zip(owners, recognize_crops(crops, settings), strict=True):
+    # No contrast-stretched second reading: a doubtful direct reading goes to the detector instead.
+    for (job, box), (text, conf) in zip(owners, recognize_crops(crops, settings, retry=False), strict=True):
         out[job].append((Reading(box, text, conf), 1.0))
     return out
 

@@ -16,7 +16,7 @@ from monai.utils import TransformBackends
 from monai_deid.ocr.boxes import Box
 from monai_deid.ocr.candidates import CandidateArea, upscale_for
 from monai_deid.ocr.engine import EngineSettings
-from monai_deid.ocr.scan import read_areas, scan_frames
+from monai_deid.ocr.scan import FrameWork, plan_frame, read_frames, scan_frames
 from monai_deid.ocr.view import build_ocr_view
 from monai_deid.regions import TextRegion
 
@@ -159,10 +159,12 @@ def read_text_in_areas(
     header: pydicom.Dataset | None = None,
     device: str = "cpu",
     margin: int = 8,
+    detector: str = "lines",
 ) -> list[TextRegion]:
-    """OCR only the given areas of one frame (e.g. redacted boxes, to check nothing legible is left).
+    """OCR only the given areas of one frame (e.g. the header bands, to check nothing identifying is left).
 
-    Every area is read whatever the stroke test says, upscaled when it is small, with ``margin`` pixels of context.
+    With ``detector="craft"`` every area is read by the detector whatever the stroke test says, upscaled when it is
+    small; with ``"lines"`` the stroke test's lines touching the areas are read as :class:`DetectBurnedInText` does.
 
     Args:
         image: ``(C, F, H, W)`` stored pixel values.
@@ -171,18 +173,24 @@ def read_text_in_areas(
         header: the DICOM header (needed for PALETTE COLOR).
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         margin: context pixels added around each area.
+        detector: ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
 
     Returns:
         the text lines found in those areas on that frame, boxes in stored-image pixels.
     """
-    pixels = image[:, frame : frame + 1]
-    grey = ocr_view_frames(pixels, header)[0]
+    if not boxes:
+        return []
+    grey = ocr_view_frames(image[:, frame : frame + 1], header)[0]
     h, w = grey.shape
-    areas = [
-        CandidateArea(
-            (max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)), upscale_for(y1 - y0)
-        )
-        for x0, y0, x1, y1 in boxes
+    padded = [
+        (max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)) for x0, y0, x1, y1 in boxes
     ]
-    readings = read_areas(grey, areas, EngineSettings(device=device)) if areas else []
-    return [TextRegion((frame,), r.box, r.text, r.confidence) for r in readings]
+    settings = EngineSettings(device=device, detector=detector)
+    if detector == "craft":
+        work = FrameWork(grey, [CandidateArea(box, upscale_for(box[3] - box[1] - 2 * margin)) for box in padded])
+    else:
+        mask = np.zeros(grey.shape, dtype=np.uint8)
+        for x0, y0, x1, y1 in padded:
+            mask[y0:y1, x0:x1] = 1
+        work = plan_frame(grey, settings, within=mask)
+    return [TextRegion((frame,), r.box, r.text, r.confidence) for r in read_frames([work], settings)[0]]
