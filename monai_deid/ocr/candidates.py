@@ -26,6 +26,7 @@ __all__ = [
     "CandidateArea",
     "StrokeComponent",
     "candidate_areas",
+    "mask_components",
     "noise_level",
     "stroke_components",
     "stroke_masks",
@@ -168,7 +169,7 @@ def stroke_components(
         comp
         for c in contrasts
         for response in responses
-        for comp in _components((response >= c).astype(np.uint8), within)
+        for comp in mask_components((response >= c).astype(np.uint8), within)
     ]
 
 
@@ -202,23 +203,21 @@ def _contains(outer: Box, inner: Box) -> bool:
     return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
 
 
-def _components(mask: np.ndarray, within: np.ndarray | None) -> list[StrokeComponent]:
+def mask_components(mask: np.ndarray, within: np.ndarray | None = None) -> list[StrokeComponent]:
     """The joined components of a stroke mask tall enough to be text, with their character statistics."""
     # Join the characters of a line (gaps up to ~1 character) but not stacked lines.
     joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (_JOIN, 1)))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     char_stats = _character_stats(mask, labels)
     reach = _JOIN // 2
     out: list[StrokeComponent] = []
-    for k in range(1, count):
-        x, y, bw, bh, _ = (int(v) for v in stats[k])
-        # A line shorter than the smallest legible text is noise.
-        if bh < _MIN_LINE_HEIGHT:
-            continue
+    # A line shorter than the smallest legible text is noise.
+    for k in np.flatnonzero(stats[1:, cv2.CC_STAT_HEIGHT] >= _MIN_LINE_HEIGHT) + 1:
+        x, y, bw, bh, _ = stats[k].tolist()
         own = labels[y : y + bh, x : x + bw] == k
         if within is not None and not within[y : y + bh, x : x + bw][own].any():
             continue
-        char_height, chars = char_stats.get(k, (bh, 1))
+        char_height, chars = char_stats.get(int(k), (bh, 1))
         # The dilation grew the component by ``reach`` pixels left and right: the box is the ink's.
         box = (x + reach, y, max(x + reach + 1, x + bw - reach), y + bh)
         rows = _row_profile(mask[y : y + bh, x : x + bw], own)
@@ -256,14 +255,15 @@ def _character_stats(mask: np.ndarray, joined_labels: np.ndarray) -> dict[int, t
     n, char_labels, char_stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return {}
-    _, first = np.unique(char_labels.reshape(-1), return_index=True)
-    owner = joined_labels.reshape(-1)[first[1:]]
-    heights = char_stats[1:, cv2.CC_STAT_HEIGHT]
-    out: dict[int, tuple[int, int]] = {}
-    for k in np.unique(owner):
-        mine = heights[owner == k]
-        out[int(k)] = (int(np.median(mine)), int(mine.size))
-    return out
+    # Every cluster lies inside one joined component (the join is a dilation): scatter the joined label of each
+    # pixel to its cluster, all writes to one cluster agree.
+    owner = np.zeros(n, dtype=np.int32)
+    owner[char_labels.reshape(-1)] = joined_labels.reshape(-1)
+    owner, heights = owner[1:], char_stats[1:, cv2.CC_STAT_HEIGHT]
+    order = np.lexsort((heights, owner))
+    owners, starts, counts = np.unique(owner[order], return_index=True, return_counts=True)
+    medians = heights[order][starts + (counts - 1) // 2]
+    return {int(k): (int(m), int(c)) for k, m, c in zip(owners, medians, counts, strict=True)}
 
 
 def _merge(areas: list[CandidateArea]) -> list[CandidateArea]:

@@ -25,7 +25,15 @@ import torch
 from monai_deid.ocr.boxes import craft_boxes
 from monai_deid.ocr.mosaic import Mosaic, pack
 
-__all__ = ["DETECTORS", "EngineSettings", "LineBox", "get_reader", "read_lines", "recognize_crops"]
+__all__ = [
+    "DETECTORS",
+    "EngineSettings",
+    "LineBox",
+    "clear_reading_cache",
+    "get_reader",
+    "read_lines",
+    "recognize_crops",
+]
 
 _READERS: dict[str, object] = {}
 _LOCK = threading.Lock()
@@ -225,6 +233,12 @@ def _lines(polys: list[np.ndarray], shape: tuple[int, int], group_text_box) -> l
         if x1 - x0 >= 2 and y1 - y0 >= 2:
             lines.append(LineBox(float(x0), float(y0), float(x1), float(y1)))
     return lines
+
+
+def clear_reading_cache() -> None:
+    """Forget every reading held by :func:`recognize_crops` (benchmarks measure cold runs; tests start clean)."""
+    with _CACHE_LOCK:
+        _READINGS.clear()
 
 
 def recognize_crops(

@@ -48,7 +48,8 @@ def line_boxes(components: Sequence[StrokeComponent], shape: tuple[int, int]) ->
     lines: list[Box] = []
     areas: list[CandidateArea] = []
     for comp in components:
-        if not comp.line_like:
+        # A "line" taller than an eighth of the frame is a scan sector or an organ outline, not an annotation.
+        if not comp.line_like or comp.char_height > max(DIRECT_MAX_HEIGHT, shape[0] // 8):
             continue
         if comp.char_height > DIRECT_MAX_HEIGHT:
             scale = max(_MIN_DETECTOR_SCALE, _DETECTOR_CHAR_HEIGHT / comp.char_height)

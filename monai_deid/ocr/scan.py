@@ -63,7 +63,10 @@ class FrameWork:
 
 
 def plan_frame(
-    grey: np.ndarray, settings: EngineSettings, min_contrast: int = 16, within: np.ndarray | None = None
+    grey: np.ndarray,
+    settings: EngineSettings,
+    min_contrast: int = 16,
+    within: np.ndarray | None = None,
 ) -> FrameWork:
     """The work the stroke test sends to the networks for one frame (see ``EngineSettings.detector``).
 
