@@ -177,6 +177,10 @@ DOUBT_ROWS = [
     "11m24.23",
     "F8DR78",
     "Q7X-2291-K",
+    # one edit from a term, but not an edit OCR makes: another word (a surname), not the term
+    "BOWEN",
+    "CORTES",
+    "KIDNER",
 ]
 KEEP_ROWS = [
     # probes
@@ -374,6 +378,12 @@ KEEP_ROWS = [
     "Ax CT 5mm",
     "120kVp",
     "Lung Window",
+    # one OCR edit from a term: a look-alike letter (U/V, V/Y, C/E, M/N) or a thin glyph dropped
+    "Dua:",
+    "Kidnev",
+    "Brcast",
+    "Tendom",
+    "Midlne",
 ]
 ROWS = (
     [(t, "header") for t in HEADER_ROWS]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .text_norm import Token, digit_view, skeleton, tokenize, within_one_edit
+from .text_norm import Token, digit_view, skeleton, tokenize, within_one_edit, within_one_ocr_edit
 
 __all__ = ["Allowlist", "AllowlistResult", "load_placeholders"]
 
@@ -86,12 +86,21 @@ class Allowlist:
         """Whether a token skeleton is a single-word vocabulary term (exactly)."""
         return skel in self._single
 
-    def _term_section(self, skel: str) -> str | None:
+    def _term_section(self, skel: str, as_read: str) -> str | None:
+        """The section of the term a token reads as: exactly, or one edit away.
+
+        Args:
+            skel: the token's skeleton.
+            as_read: the token as read. A plain word (letters only) may differ from a term only by an edit OCR
+                makes (``within_one_ocr_edit``), so that a different English word is not taken for the term
+                (``MEDICAL`` is not ``MEDIAL``); a code with digits (``BM12L``) by any one edit.
+        """
         if skel in self._single:
             return self._single[skel]
         if len(skel) >= _FUZZY_MIN:
+            near = within_one_ocr_edit if as_read.isalpha() else within_one_edit
             for term in self._fuzzy_terms:
-                if max(len(term), len(skel)) >= _FUZZY_MIN and within_one_edit(term, skel):
+                if max(len(term), len(skel)) >= _FUZZY_MIN and near(term, skel):
                     return self._single[term]
         return None
 
@@ -117,8 +126,10 @@ class Allowlist:
             for tok in tokenize(piece):
                 # inside a piece no format matched as a whole, words must be terms and numbers plain numbers:
                 # "11m24.23" is a garbled time, not the parameter "11m24" and the number "23"
-                number = digit_view(piece[tok.start : tok.end])
-                section = self._term_section(tok.skel) or ("parameter" if _PLAIN_NUMBER.match(number) else None)
+                as_read = piece[tok.start : tok.end]
+                section = self._term_section(tok.skel, as_read) or (
+                    "parameter" if _PLAIN_NUMBER.match(digit_view(as_read)) else None
+                )
                 if section:
                     sections.append(section)
                 else:
