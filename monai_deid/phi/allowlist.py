@@ -31,11 +31,13 @@ class AllowlistResult:
         covered: every word of the text is accounted for.
         section: the section of the first term or format found (the reason code suffix), ``None`` if none.
         uncovered: the tokens not accounted for (spans into the text; their content is PHI-relevant).
+        terms: character spans of the multi-word vocabulary terms found (``"GE MEDICAL SYSTEMS"``).
     """
 
     covered: bool
     section: str | None
     uncovered: list[Token] = field(default_factory=list)
+    terms: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _read_yaml(source: str) -> dict:
@@ -116,9 +118,10 @@ class Allowlist:
         pieces = [m for m in re.finditer(r"\S+", text)]
         sections: list[str] = []
         uncovered: list[Token] = []
+        terms: list[tuple[int, int]] = []
         p = 0
         while p < len(pieces):
-            step = self._match_group(text, pieces, p, sections)
+            step = self._match_group(text, pieces, p, sections, terms)
             if step:
                 p += step
                 continue
@@ -136,15 +139,23 @@ class Allowlist:
                     offset = pieces[p].start()
                     uncovered.append(Token(tok.start + offset, tok.end + offset, tok.skel))
             p += 1
-        return AllowlistResult(not uncovered, sections[0] if sections else None, uncovered)
+        return AllowlistResult(not uncovered, sections[0] if sections else None, uncovered, terms)
 
-    def _match_group(self, text: str, pieces: list[re.Match[str]], p: int, sections: list[str]) -> int:
-        """Length of the longest group of pieces from ``p`` that is one format or multi-word term; 0 if none."""
+    def _match_group(
+        self, text: str, pieces: list[re.Match[str]], p: int, sections: list[str], terms: list[tuple[int, int]]
+    ) -> int:
+        """Length of the longest group of pieces from ``p`` that is one format or multi-word term; 0 if none.
+
+        The group's section is appended to ``sections``, and its span to ``terms`` when it is a multi-word term.
+        """
         for n in range(min(_MAX_GROUP, len(pieces) - p), 0, -1):
-            group = text[pieces[p].start() : pieces[p + n - 1].end()]
-            if not tokenize(group):
+            start, end = pieces[p].start(), pieces[p + n - 1].end()
+            tokens = tokenize(text[start:end])
+            if not tokens:
                 return n  # punctuation only
-            section = self._format_section(group) or self._multi.get(tuple(t.skel for t in tokenize(group)))
+            section = self._format_section(text[start:end])
+            if section is None and (section := self._multi.get(tuple(t.skel for t in tokens))):
+                terms.append((start, end))
             if section:
                 sections.append(section)
                 return n

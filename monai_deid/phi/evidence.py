@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .allowlist import Allowlist
+from .institution import InstitutionCues
 from .matching import HeaderMatcher
 from .ner import NerSpan
 from .patterns import find_patterns
@@ -15,7 +16,11 @@ __all__ = ["gather_evidence"]
 
 
 def gather_evidence(
-    text: str, matcher: HeaderMatcher | None, allowlist: Allowlist, ner_spans: Sequence[NerSpan] = ()
+    text: str,
+    matcher: HeaderMatcher | None,
+    allowlist: Allowlist,
+    ner_spans: Sequence[NerSpan] = (),
+    cues: InstitutionCues | None = None,
 ) -> Evidence:
     """The evidence found in ``text`` by every source (the best hit of each).
 
@@ -24,13 +29,15 @@ def gather_evidence(
         matcher: the file's header-value matcher (``None`` when there is no header).
         allowlist: the clinical allowlist.
         ner_spans: the entities the NER model found in ``text``.
+        cues: institution cues (``pattern:institution``); ``None``: not looked for.
     """
     header = matcher.find(text) if matcher else []
-    patterns = find_patterns(text)
+    explained = allowlist.explain(text)
+    patterns = find_patterns(text) + (cues.find(text, explained.terms) if cues else [])
     return Evidence(
         has_text=bool(tokenize(text)),
         header=header[0] if header else None,
         pattern=max(patterns, key=lambda m: m.score) if patterns else None,
         ner=max(ner_spans, key=lambda s: s.score) if ner_spans else None,
-        allowlist=allowlist.explain(text),
+        allowlist=explained,
     )
