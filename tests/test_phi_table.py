@@ -416,7 +416,11 @@ LINE_ROWS = [
     (["Medial", "Meniscus"], "keep"),
     (["LYMPH", "NODE"], "keep"),
     (["Rt", "Kidney", "Long"], "keep"),
+    (["GE", "Medical", "Center"], "phi"),
     (["TIS<O.", "4 MI=O", "8 A0=100%"], "keep"),
+    (["GE", "Medical", "Systems"], "keep"),
+    (["BK", "Medical"], "keep"),
+    (["Gen", "OB"], "keep"),
 ]
 ROWS = (
     [(t, "header") for t in HEADER_ROWS]
@@ -511,6 +515,22 @@ def test_lines_split_into_pieces():
         if any(r.is_phi != (expected == "phi") for r in labelled):
             wrong.append((pieces, [r.reason for r in labelled]))
     assert wrong == []
+
+
+def test_vocabulary_name_split_from_its_preset():
+    """A patient named like a clinical word ("OB") is PHI where shown alone or beside other text, but not as a
+    piece of the preset "Gen OB" that the detector split in two (as in pydicom-data's OBXXXX1A.dcm)."""
+    header = Dataset()
+    header.PatientName = "OB^^^^"
+    regions = on_one_line(["PHILIPS", "OB"], 0) + on_one_line(["Gen", "OB"], 40) + on_one_line(["OB"], 80)
+    out = ClassifyPHI(ner_model=None)(regions, header)
+    assert [r.reason for r in out] == [
+        "allowlist:vendor",
+        "header:PatientName",
+        "allowlist:preset",
+        "allowlist:preset",
+        "header:PatientName",
+    ]
 
 
 def test_reasons_and_scores_are_filled(labelled):

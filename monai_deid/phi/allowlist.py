@@ -31,13 +31,13 @@ class AllowlistResult:
         covered: every word of the text is accounted for.
         section: the section of the first term or format found (the reason code suffix), ``None`` if none.
         uncovered: the tokens not accounted for (spans into the text; their content is PHI-relevant).
-        terms: character spans of the multi-word vocabulary terms found (``"GE MEDICAL SYSTEMS"``).
+        terms: ``(start, end, section)`` of the multi-word vocabulary terms found (``"GE MEDICAL SYSTEMS"``).
     """
 
     covered: bool
     section: str | None
     uncovered: list[Token] = field(default_factory=list)
-    terms: list[tuple[int, int]] = field(default_factory=list)
+    terms: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def _read_yaml(source: str) -> dict:
@@ -118,7 +118,7 @@ class Allowlist:
         pieces = [m for m in re.finditer(r"\S+", text)]
         sections: list[str] = []
         uncovered: list[Token] = []
-        terms: list[tuple[int, int]] = []
+        terms: list[tuple[int, int, str]] = []
         p = 0
         while p < len(pieces):
             step = self._match_group(text, pieces, p, sections, terms)
@@ -142,7 +142,7 @@ class Allowlist:
         return AllowlistResult(not uncovered, sections[0] if sections else None, uncovered, terms)
 
     def _match_group(
-        self, text: str, pieces: list[re.Match[str]], p: int, sections: list[str], terms: list[tuple[int, int]]
+        self, text: str, pieces: list[re.Match[str]], p: int, sections: list[str], terms: list[tuple[int, int, str]]
     ) -> int:
         """Length of the longest group of pieces from ``p`` that is one format or multi-word term; 0 if none.
 
@@ -155,7 +155,7 @@ class Allowlist:
                 return n  # punctuation only
             section = self._format_section(text[start:end])
             if section is None and (section := self._multi.get(tuple(t.skel for t in tokens))):
-                terms.append((start, end))
+                terms.append((start, end, section))
             if section:
                 sections.append(section)
                 return n

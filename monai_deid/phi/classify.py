@@ -19,6 +19,7 @@ from .evidence import gather_evidence
 from .header_values import collect_header_values
 from .institution import InstitutionCues
 from .line_context import line_context_evidence
+from .line_terms import pieces_of_line_terms
 from .matching import HeaderMatcher
 from .ner import DEFAULT_NER_MODEL, NerTagger
 from .policy import POLICIES, decide
@@ -88,7 +89,11 @@ class ClassifyPHI(Transform):
         if self.policy == "none":
             return [dataclasses.replace(r, is_phi=False, reason="policy:none", score=1.0) for r in regions]
         matcher = self.matcher(header)
-        evidence = [gather_evidence(r.text, matcher, self.allowlist, cues=self.cues) for r in regions]
+        in_terms = pieces_of_line_terms(regions, self.allowlist)
+        evidence = [
+            gather_evidence(r.text, matcher, self.allowlist, cues=self.cues, line_term=in_terms.get(i))
+            for i, r in enumerate(regions)
+        ]
         if self.ner is not None:
             # NER can only add PHI evidence: regions a header value or a pattern already decided need no model pass
             todo = [i for i, ev in enumerate(evidence) if ev.has_text and ev.header is None and ev.pattern is None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .allowlist import Allowlist
+from .allowlist import Allowlist, AllowlistResult
 from .institution import InstitutionCues
 from .matching import HeaderMatcher
 from .ner import NerSpan
@@ -21,6 +21,7 @@ def gather_evidence(
     allowlist: Allowlist,
     ner_spans: Sequence[NerSpan] = (),
     cues: InstitutionCues | None = None,
+    line_term: str | None = None,
 ) -> Evidence:
     """The evidence found in ``text`` by every source (the best hit of each).
 
@@ -30,9 +31,16 @@ def gather_evidence(
         allowlist: the clinical allowlist.
         ner_spans: the entities the NER model found in ``text``.
         cues: institution cues (``pattern:institution``); ``None``: not looked for.
+        line_term: allowlist section of the multi-word vocabulary term that ``text`` is a piece of, split over
+            several regions of its line (``line_terms``), or ``None``. As inside a term of one text, header values
+            made only of vocabulary words and institution cues do not count in such a piece, and the term accounts
+            for its words.
     """
     header = matcher.find(text) if matcher else []
     explained = allowlist.explain(text)
+    if line_term is not None:
+        header = [m for m in header if not m.vocabulary_only]
+        explained = AllowlistResult(True, line_term, [], [(0, len(text), line_term)])
     patterns = find_patterns(text) + (cues.find(text, explained.terms) if cues else [])
     return Evidence(
         has_text=bool(tokenize(text)),

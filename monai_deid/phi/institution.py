@@ -34,13 +34,13 @@ class InstitutionCues:
         self._cues = _load_cues()
         self._longest = max(map(len, self._cues))
 
-    def find(self, text: str, terms: Sequence[tuple[int, int]] = ()) -> list[PatternMatch]:
+    def find(self, text: str, terms: Sequence[tuple[int, int, str]] = ()) -> list[PatternMatch]:
         """Where ``text`` shows an institution cue, as ``pattern:institution`` hits.
 
         Args:
             text: an OCR reading (PHI; never logged).
-            terms: character spans of multi-word vocabulary terms in ``text`` (``AllowlistResult.terms``); cues
-                inside them do not count.
+            terms: ``(start, end, section)`` of multi-word vocabulary terms in ``text`` (``AllowlistResult.terms``);
+                cues inside them do not count.
 
         Returns:
             one hit per cue found, in order of position.
@@ -51,7 +51,7 @@ class InstitutionCues:
             for n in range(min(self._longest, len(tokens) - i), 0, -1):
                 start, end = tokens[i].start, tokens[i + n - 1].end
                 if tuple(t.skel for t in tokens[i : i + n]) in self._cues:
-                    if not any(s <= start and end <= e for s, e in terms):
+                    if not any(s <= start and end <= e for s, e, _ in terms):
                         found.append(PatternMatch("institution", start, end, _SCORE))
                     break
         return found
