@@ -170,6 +170,8 @@ PATTERN_ROWS = [
     "Oakridge Med Ctr",
     "CLINIQUE",
     "Hillcrest Infirmary",
+    # a time beside safety indices is still a time
+    "MI=0.8 10:42",
 ]
 DOUBT_ROWS = [
     "WHITFIELD",
@@ -189,6 +191,8 @@ DOUBT_ROWS = [
     "BOWEN",
     "CORTES",
     "KIDNER",
+    # a name beside safety indices is still a name
+    "TIS 0.4 JOHNS",
 ]
 KEEP_ROWS = [
     # probes
@@ -290,6 +294,13 @@ KEEP_ROWS = [
     "TIB O.2",
     "TI5 0.4",
     "AO=100%",
+    # safety indices as a text detector splits and misreads them (O for 0, < for =, stray dots and spaces)
+    "TIS<O",
+    "TIS<O.",
+    "4 MI=O",
+    "MI=0. 8",
+    "8 A0=100%",
+    "TIS<0.4 MI=0.8 A0=100%",
     # anatomy and views
     "LYMPH NODE",
     "SAG LIVER",
