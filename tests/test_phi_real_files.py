@@ -1,20 +1,20 @@
-"""ClassifyPHI on real ultrasound captures from pydicom-data, read by real EasyOCR.
+"""ClassifyPHI on real ultrasound captures from pydicom-data, read through the real detection stage.
 
-The OCR here is plain ``easyocr.Reader.readtext`` on the 8-bit first frame (a small fixture), so this test does not
-wait for the detection stage; after merging it can read the regions from ``DetectBurnedInText`` instead.
+Each file is loaded with ``LoadDicomWithMeta`` and its first frame read by ``DetectBurnedInText`` (EasyOCR on CPU,
+offline weights; the zones below are drawn on frame 0), then labelled by ``ClassifyPHI`` without NER.
 
 Ground truth is what a person reads on each image: zones ``(x0, y0, x1, y1)`` that hold PHI (institution, patient
 name or ID, date, time) or clinical text (probe, preset, parameters, safety indices, anatomy, vendor logo). Every
-zone must be found by OCR, and every region whose centre lies in a zone must get the zone's label.
+zone must be found by detection, and every region whose centre lies in a zone must get the zone's label.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pydicom
 import pytest
-from pydicom.pixels import apply_color_lut
+from pydicom.dataset import Dataset
 
+from monai_deid.io import LoadDicomWithMeta
+from monai_deid.ocr import DetectBurnedInText
 from monai_deid.phi import ClassifyPHI
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file
@@ -59,33 +59,15 @@ ZONES = {
 }
 
 
-def _frame_8bit(ds: pydicom.Dataset) -> np.ndarray:
-    pixels = ds.pixel_array
-    if ds.PhotometricInterpretation == "PALETTE COLOR":
-        pixels = apply_color_lut(pixels, ds)
-    pixels = pixels.astype(np.float64)
-    span = max(1.0, float(pixels.max() - pixels.min()))
-    return np.round(255 * (pixels - pixels.min()) / span).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
-def easyocr_regions() -> dict[str, tuple[pydicom.Dataset, list[TextRegion]]]:
-    """Each file's header and the text regions plain EasyOCR reads on it."""
-    easyocr = pytest.importorskip("easyocr")
-    import easyocr_en_models
-
-    reader = easyocr.Reader(
-        ["en"], gpu=False, model_storage_directory=easyocr_en_models.model_dir(), download_enabled=False, verbose=False
-    )
+def detected_regions() -> dict[str, tuple[Dataset, list[TextRegion]]]:
+    """Each file's header and the text regions ``DetectBurnedInText`` finds on its first frame."""
+    pytest.importorskip("easyocr")
+    detect = DetectBurnedInText()
     out = {}
     for name in ZONES:
-        ds = pydicom.dcmread(pydicom_data_file(name))
-        regions = []
-        for box, text, confidence in reader.readtext(_frame_8bit(ds)):
-            xs, ys = [int(p[0]) for p in box], [int(p[1]) for p in box]
-            regions.append(TextRegion((0,), (min(xs), min(ys), max(xs) + 1, max(ys) + 1), text, float(confidence)))
-        del ds.PixelData
-        out[name] = (ds, regions)
+        image, header, _ = LoadDicomWithMeta()(pydicom_data_file(name))
+        out[name] = (header, detect(image[:, :1], header))
     return out
 
 
@@ -96,11 +78,11 @@ def _centre_in(region: TextRegion, zone: tuple[int, int, int, int]) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(ZONES))
-def test_real_burned_in_text(name, easyocr_regions):
-    ds, regions = easyocr_regions[name]
+def test_real_burned_in_text(name, detected_regions):
+    ds, regions = detected_regions[name]
     labelled = ClassifyPHI(ner_model=None)(regions, ds)
     for what, is_phi, zone in ZONES[name]:
         inside = [r for r in labelled if _centre_in(r, zone)]
-        assert inside, f"{name}: OCR found nothing in the {what} zone"
+        assert inside, f"{name}: detection found nothing in the {what} zone"
         # the messages name the zone and the reason codes, never the text
         assert all(r.is_phi == is_phi for r in inside), (name, what, [r.reason for r in inside])

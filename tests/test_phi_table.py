@@ -160,6 +160,18 @@ PATTERN_ROWS = [
     "Prof. Nakamura",
     "www.stbarnabas.org",
     "99812-445-19",
+    # institution cues: a word that names a kind of institution is (part of) an institution name
+    "WESTWAY MEDICAL",
+    "RIVERSIDE CLINIC",
+    "*WESTWAY MEDICAL*",
+    "MED1CAL",
+    "MERCY HEALTH",
+    "Univ Radiology",
+    "Oakridge Med Ctr",
+    "CLINIQUE",
+    "Hillcrest Infirmary",
+    # a time beside safety indices is still a time
+    "MI=0.8 10:42",
 ]
 DOUBT_ROWS = [
     "WHITFIELD",
@@ -170,13 +182,17 @@ DOUBT_ROWS = [
     "Garcia-Lopez",
     "X7Q2M9",
     "山田 太郎",
-    "WESTWAY MEDICAL",
-    "RIVERSIDE CLINIC",
     "Smith",
     "*WESZTRaSOERSE",
     "11m24.23",
     "F8DR78",
     "Q7X-2291-K",
+    # one edit from a term, but not an edit OCR makes: another word (a surname), not the term
+    "BOWEN",
+    "CORTES",
+    "KIDNER",
+    # a name beside safety indices is still a name
+    "TIS 0.4 JOHNS",
 ]
 KEEP_ROWS = [
     # probes
@@ -278,6 +294,13 @@ KEEP_ROWS = [
     "TIB O.2",
     "TI5 0.4",
     "AO=100%",
+    # safety indices as a text detector splits and misreads them (O for 0, < for =, stray dots and spaces)
+    "TIS<O",
+    "TIS<O.",
+    "4 MI=O",
+    "MI=0. 8",
+    "8 A0=100%",
+    "TIS<0.4 MI=0.8 A0=100%",
     # anatomy and views
     "LYMPH NODE",
     "SAG LIVER",
@@ -374,6 +397,41 @@ KEEP_ROWS = [
     "Ax CT 5mm",
     "120kVp",
     "Lung Window",
+    # one OCR edit from a term: a look-alike letter (U/V, V/Y, C/E, M/N) or a thin glyph dropped
+    "Dua:",
+    "Kidnev",
+    "Brcast",
+    "Tendom",
+    "Midlne",
+    # institution cue words inside vendor names, and clinical words that are not cues
+    "GE Medical Systems",
+    "GE Healthcare",
+    "BK Medical",
+    "Philips Medical Systems",
+    "Medial",
+    "Medial Meniscus",
+    "Med",
+]
+# one line of text split by the detector into several regions; every piece of a PHI line is PHI, every piece of a
+# clinical line is kept
+LINE_ROWS = [
+    (["BAPTIST", "MED", "CTR"], "phi"),
+    (["OAKRIDGE", "Med", "Ctr"], "phi"),
+    (["*WESTWAY", "MEDICAL*"], "phi"),
+    (["*HESTwA", "Y", "MEDICAL*"], "phi"),
+    (["WESTWAY", "MEDICAL", "ULTRASOUND"], "phi"),
+    (["RIVERSIDE", "CLINIC", "US"], "phi"),
+    (["Radiology", "Dept", "3"], "phi"),
+    (["MERCY", "HEALTH", "PWR"], "phi"),
+    (["Persist", "Med"], "keep"),
+    (["Medial", "Meniscus"], "keep"),
+    (["LYMPH", "NODE"], "keep"),
+    (["Rt", "Kidney", "Long"], "keep"),
+    (["GE", "Medical", "Center"], "phi"),
+    (["TIS<O.", "4 MI=O", "8 A0=100%"], "keep"),
+    (["GE", "Medical", "Systems"], "keep"),
+    (["BK", "Medical"], "keep"),
+    (["Gen", "OB"], "keep"),
 ]
 ROWS = (
     [(t, "header") for t in HEADER_ROWS]
@@ -422,6 +480,15 @@ def labelled() -> list[tuple[str, str, TextRegion]]:
     return [(text, source, region) for (text, source), region in zip(ROWS, out, strict=True)]
 
 
+def on_one_line(pieces: list[str], y: int) -> list[TextRegion]:
+    """The pieces of one line of text as separate regions, left to right, a small gap apart."""
+    regions, x = [], 10
+    for text in pieces:
+        regions.append(TextRegion((0,), (x, y, x + 10 * len(text), y + 16), text, 0.9))
+        x += 10 * len(text) + 8
+    return regions
+
+
 def test_table_is_large_enough():
     assert len(ROWS) >= 200
     assert len({t for t, _ in ROWS}) == len(ROWS), "duplicate rows"
@@ -447,6 +514,34 @@ def test_clinical_text_is_kept(labelled):
     keep = [(text, region) for text, source, region in labelled if source == "keep"]
     lost = [(text, region.reason) for text, region in keep if region.is_phi]
     assert len(lost) / len(keep) <= 0.05, lost
+
+
+def test_lines_split_into_pieces():
+    """Institution cues mark their whole line; clinical lines split into pieces stay clinical."""
+    regions = [r for n, (pieces, _) in enumerate(LINE_ROWS) for r in on_one_line(pieces, 40 * n)]
+    out = iter(ClassifyPHI(ner_model=None)(regions, synthetic_header()))
+    wrong = []
+    for pieces, expected in LINE_ROWS:
+        labelled = [next(out) for _ in pieces]
+        if any(r.is_phi != (expected == "phi") for r in labelled):
+            wrong.append((pieces, [r.reason for r in labelled]))
+    assert wrong == []
+
+
+def test_vocabulary_name_split_from_its_preset():
+    """A patient named like a clinical word ("OB") is PHI where shown alone or beside other text, but not as a
+    piece of the preset "Gen OB" that the detector split in two (as in pydicom-data's OBXXXX1A.dcm)."""
+    header = Dataset()
+    header.PatientName = "OB^^^^"
+    regions = on_one_line(["PHILIPS", "OB"], 0) + on_one_line(["Gen", "OB"], 40) + on_one_line(["OB"], 80)
+    out = ClassifyPHI(ner_model=None)(regions, header)
+    assert [r.reason for r in out] == [
+        "allowlist:vendor",
+        "header:PatientName",
+        "allowlist:preset",
+        "allowlist:preset",
+        "header:PatientName",
+    ]
 
 
 def test_reasons_and_scores_are_filled(labelled):

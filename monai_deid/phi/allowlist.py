@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .text_norm import Token, digit_view, skeleton, tokenize, within_one_edit
+from .text_norm import Token, digit_view, skeleton, tokenize, within_one_edit, within_one_ocr_edit
 
 __all__ = ["Allowlist", "AllowlistResult", "load_placeholders"]
 
@@ -31,11 +31,13 @@ class AllowlistResult:
         covered: every word of the text is accounted for.
         section: the section of the first term or format found (the reason code suffix), ``None`` if none.
         uncovered: the tokens not accounted for (spans into the text; their content is PHI-relevant).
+        terms: ``(start, end, section)`` of the multi-word vocabulary terms found (``"GE MEDICAL SYSTEMS"``).
     """
 
     covered: bool
     section: str | None
     uncovered: list[Token] = field(default_factory=list)
+    terms: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def _read_yaml(source: str) -> dict:
@@ -86,12 +88,21 @@ class Allowlist:
         """Whether a token skeleton is a single-word vocabulary term (exactly)."""
         return skel in self._single
 
-    def _term_section(self, skel: str) -> str | None:
+    def _term_section(self, skel: str, as_read: str) -> str | None:
+        """The section of the term a token reads as: exactly, or one edit away.
+
+        Args:
+            skel: the token's skeleton.
+            as_read: the token as read. A plain word (letters only) may differ from a term only by an edit OCR
+                makes (``within_one_ocr_edit``), so that a different English word is not taken for the term
+                (``MEDICAL`` is not ``MEDIAL``); a code with digits (``BM12L``) by any one edit.
+        """
         if skel in self._single:
             return self._single[skel]
         if len(skel) >= _FUZZY_MIN:
+            near = within_one_ocr_edit if as_read.isalpha() else within_one_edit
             for term in self._fuzzy_terms:
-                if max(len(term), len(skel)) >= _FUZZY_MIN and within_one_edit(term, skel):
+                if max(len(term), len(skel)) >= _FUZZY_MIN and near(term, skel):
                     return self._single[term]
         return None
 
@@ -107,9 +118,10 @@ class Allowlist:
         pieces = [m for m in re.finditer(r"\S+", text)]
         sections: list[str] = []
         uncovered: list[Token] = []
+        terms: list[tuple[int, int, str]] = []
         p = 0
         while p < len(pieces):
-            step = self._match_group(text, pieces, p, sections)
+            step = self._match_group(text, pieces, p, sections, terms)
             if step:
                 p += step
                 continue
@@ -117,23 +129,33 @@ class Allowlist:
             for tok in tokenize(piece):
                 # inside a piece no format matched as a whole, words must be terms and numbers plain numbers:
                 # "11m24.23" is a garbled time, not the parameter "11m24" and the number "23"
-                number = digit_view(piece[tok.start : tok.end])
-                section = self._term_section(tok.skel) or ("parameter" if _PLAIN_NUMBER.match(number) else None)
+                as_read = piece[tok.start : tok.end]
+                section = self._term_section(tok.skel, as_read) or (
+                    "parameter" if _PLAIN_NUMBER.match(digit_view(as_read)) else None
+                )
                 if section:
                     sections.append(section)
                 else:
                     offset = pieces[p].start()
                     uncovered.append(Token(tok.start + offset, tok.end + offset, tok.skel))
             p += 1
-        return AllowlistResult(not uncovered, sections[0] if sections else None, uncovered)
+        return AllowlistResult(not uncovered, sections[0] if sections else None, uncovered, terms)
 
-    def _match_group(self, text: str, pieces: list[re.Match[str]], p: int, sections: list[str]) -> int:
-        """Length of the longest group of pieces from ``p`` that is one format or multi-word term; 0 if none."""
+    def _match_group(
+        self, text: str, pieces: list[re.Match[str]], p: int, sections: list[str], terms: list[tuple[int, int, str]]
+    ) -> int:
+        """Length of the longest group of pieces from ``p`` that is one format or multi-word term; 0 if none.
+
+        The group's section is appended to ``sections``, and its span to ``terms`` when it is a multi-word term.
+        """
         for n in range(min(_MAX_GROUP, len(pieces) - p), 0, -1):
-            group = text[pieces[p].start() : pieces[p + n - 1].end()]
-            if not tokenize(group):
+            start, end = pieces[p].start(), pieces[p + n - 1].end()
+            tokens = tokenize(text[start:end])
+            if not tokens:
                 return n  # punctuation only
-            section = self._format_section(group) or self._multi.get(tuple(t.skel for t in tokenize(group)))
+            section = self._format_section(text[start:end])
+            if section is None and (section := self._multi.get(tuple(t.skel for t in tokens))):
+                terms.append((start, end, section))
             if section:
                 sections.append(section)
                 return n

@@ -17,7 +17,9 @@ from ..regions import TextRegion
 from .allowlist import Allowlist, load_placeholders
 from .evidence import gather_evidence
 from .header_values import collect_header_values
+from .institution import InstitutionCues
 from .line_context import line_context_evidence
+from .line_terms import pieces_of_line_terms
 from .matching import HeaderMatcher
 from .ner import DEFAULT_NER_MODEL, NerTagger
 from .policy import POLICIES, decide
@@ -28,9 +30,10 @@ __all__ = ["ClassifyPHI", "ClassifyPHId"]
 class ClassifyPHI(Transform):
     """Decide which text regions are PHI, from the file's header values, PHI patterns, NER and the allowlist.
 
-    Evidence of PHI is looked at before the allowlist, so a clinical-looking string that shows a header value or a
-    date is still PHI. Each region gets ``is_phi``, a PHI-free ``reason`` (``"header:PatientID"``,
-    ``"pattern:date"``, ``"ner:PATIENT"``, ``"allowlist:probe"``, ``"policy:doubt"``, ...) and a ``score``.
+    Evidence of PHI is looked at before the allowlist, so a clinical-looking string that shows a header value, a
+    date or an institution cue (``MEDICAL``, ``CLINIC``) is still PHI. Each region gets ``is_phi``, a PHI-free
+    ``reason`` (``"header:PatientID"``, ``"pattern:date"``, ``"pattern:institution"``, ``"ner:PATIENT"``,
+    ``"allowlist:probe"``, ``"policy:doubt"``, ...) and a ``score``.
 
     Args:
         policy: ``"sensitive"`` (default: PHI evidence or a word that could be an identifier -> PHI),
@@ -62,6 +65,7 @@ class ClassifyPHI(Transform):
         extra = [extra_allowlist] if isinstance(extra_allowlist, (str, Path)) else list(extra_allowlist or [])
         self.allowlist = Allowlist(extra)
         self._placeholders = load_placeholders()
+        self.cues = InstitutionCues()
         self.ner = (
             None
             if ner_model is None
@@ -85,7 +89,11 @@ class ClassifyPHI(Transform):
         if self.policy == "none":
             return [dataclasses.replace(r, is_phi=False, reason="policy:none", score=1.0) for r in regions]
         matcher = self.matcher(header)
-        evidence = [gather_evidence(r.text, matcher, self.allowlist) for r in regions]
+        in_terms = pieces_of_line_terms(regions, self.allowlist)
+        evidence = [
+            gather_evidence(r.text, matcher, self.allowlist, cues=self.cues, line_term=in_terms.get(i))
+            for i, r in enumerate(regions)
+        ]
         if self.ner is not None:
             # NER can only add PHI evidence: regions a header value or a pattern already decided need no model pass
             todo = [i for i, ev in enumerate(evidence) if ev.has_text and ev.header is None and ev.pattern is None]
@@ -96,7 +104,7 @@ class ClassifyPHI(Transform):
             d = decide(ev, self.policy)
             out.append(dataclasses.replace(region, is_phi=d.is_phi, reason=d.reason, score=d.score))
         # a kept word can be one piece of a value or a date split over several regions of one line
-        for i, (reason, score) in line_context_evidence(out, matcher).items():
+        for i, (reason, score) in line_context_evidence(out, matcher, (self.cues, self.allowlist)).items():
             out[i] = dataclasses.replace(out[i], is_phi=True, reason=reason, score=score)
         return out
 

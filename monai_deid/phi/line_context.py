@@ -1,9 +1,12 @@
 """Line context: text detectors split one line of burned-in text into several regions ("BAPTIST" "MED" "CTR",
 "+2:0" "9:04", "*WESTWAY MEDI" "CAL*"). A piece that is harmless alone can be PHI as part of its line:
 
-* a header value or PHI pattern that shows only when neighbouring regions are read together;
+* a header value, PHI pattern or institution cue that shows only when neighbouring regions are read together
+  (``"MED"`` ``"CTR"``);
 * pieces that touch or overlap are one word cut in two: if one piece is PHI, so is the other;
-* a bare number right next to a date or time is a piece of it.
+* a bare number right next to a date or time is a piece of it;
+* an institution name fills its line: once a piece shows an institution cue or the header's institution, the
+  other pieces of the line are the rest of the name (``"*WESTWAY"`` next to ``"MEDICAL*"``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import re
 from collections.abc import Sequence
 
 from ..regions import TextRegion
+from .allowlist import Allowlist
+from .institution import InstitutionCues
 from .matching import HeaderMatcher
 from .patterns import find_patterns
 from .text_norm import digit_view
@@ -25,6 +30,7 @@ _NEXT_TO_HEIGHTS = 1.0  # a number this close to a date or time belongs to it
 _OVERLAP = 0.5  # neighbours overlap vertically by at least this share of the smaller height
 _NUMERIC = re.compile(r"[\s\d+\-/:.,']+")
 _TEMPORAL_REASONS = ("pattern:date", "pattern:time", "pattern:datetime")
+_INSTITUTION_REASONS = ("pattern:institution", "header:Institution")  # prefixes: header:InstitutionName, ...
 
 
 def _height(r: TextRegion) -> int:
@@ -64,14 +70,20 @@ def line_chains(regions: Sequence[TextRegion]) -> list[list[int]]:
     return chains
 
 
-def _joined_evidence(chain: list[int], regions: Sequence[TextRegion], matcher: HeaderMatcher | None) -> dict:
+def _joined_evidence(
+    chain: list[int],
+    regions: Sequence[TextRegion],
+    matcher: HeaderMatcher | None,
+    cues: tuple[InstitutionCues, Allowlist] | None,
+) -> dict[int, tuple[str, float]]:
     joined, spans = "", []
     for i in chain:
         start = len(joined) + (1 if joined else 0)
         joined = f"{joined} {regions[i].text}" if joined else regions[i].text
         spans.append((i, start, len(joined)))
+    patterns = find_patterns(joined) + (cues[0].find(joined, cues[1].explain(joined).terms) if cues else [])
     hits = [(m.start, m.end, f"header:{m.keyword}", m.score) for m in (matcher.find(joined) if matcher else [])]
-    hits += [(m.start, m.end, f"pattern:{m.category}", m.score) for m in find_patterns(joined)]
+    hits += [(m.start, m.end, f"pattern:{m.category}", m.score) for m in patterns]
     found: dict[int, tuple[str, float]] = {}
     for start, end, reason, score in hits:
         covered = [i for i, s, e in spans if s < end and start < e]
@@ -92,23 +104,42 @@ def _neighbour_evidence(a: TextRegion, b: TextRegion) -> tuple[str, float] | Non
     return None
 
 
+def _institution_line(
+    chain: list[int], labelled: Sequence[TextRegion], found: dict[int, tuple[str, float]]
+) -> tuple[str, float] | None:
+    """The institution evidence of the best-scored piece of the line that shows one, if any."""
+    shown = [(r.reason, r.score or 0.5) for r in (labelled[i] for i in chain) if r.is_phi and r.reason]
+    shown += [found[i] for i in chain if i in found]
+    evidence = [(reason, score) for reason, score in shown if reason.startswith(_INSTITUTION_REASONS)]
+    return max(evidence, key=lambda e: e[1]) if evidence else None
+
+
 def line_context_evidence(
-    labelled: Sequence[TextRegion], matcher: HeaderMatcher | None
+    labelled: Sequence[TextRegion],
+    matcher: HeaderMatcher | None,
+    cues: tuple[InstitutionCues, Allowlist] | None = None,
 ) -> dict[int, tuple[str, float]]:
     """Reason code and score for kept regions that are PHI as part of their line.
 
     Args:
         labelled: the regions of one image, already labelled one by one.
         matcher: the file's header-value matcher.
+        cues: institution cues and the allowlist (its multi-word terms hide cues); ``None``: no cues looked for
+            in joined pieces (institution evidence found in single pieces still fills the line).
 
     Returns:
         region index -> (reason, score) for regions that must become PHI.
     """
     found: dict[int, tuple[str, float]] = {}
     for chain in line_chains(labelled):
-        for i, evidence in _joined_evidence(chain, labelled, matcher).items():
+        for i, evidence in _joined_evidence(chain, labelled, matcher, cues).items():
             if not labelled[i].is_phi:
                 found.setdefault(i, evidence)
+        institution = _institution_line(chain, labelled, found)
+        if institution is not None:
+            for i in chain:
+                if not labelled[i].is_phi:
+                    found.setdefault(i, (institution[0], institution[1] * 0.9))
         for left, right in itertools.pairwise(chain):
             for a, b in ((left, right), (right, left)):
                 if labelled[a].is_phi and not labelled[b].is_phi and b not in found:

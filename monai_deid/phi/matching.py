@@ -29,12 +29,14 @@ _ELLIPSES = ("...", "..", "…")
 
 
 class HeaderMatch(NamedTuple):
-    """Where a header value was found: attribute keyword, character span in the text, score in ``[0, 1]``."""
+    """Where a header value was found: attribute keyword, character span in the text, score in ``[0, 1]``, and
+    whether every matched word is a clinical-vocabulary word (a patient named ``"OB"`` shown as ``"OB"``)."""
 
     keyword: str
     start: int
     end: int
     score: float
+    vocabulary_only: bool = False
 
 
 class _Rendering(NamedTuple):
@@ -131,10 +133,13 @@ class HeaderMatcher:
                 if not k:
                     continue
                 covers_text = i == 0 and k == len(tokens)
-                if self._counts([tokens[i + n].skel for n in range(k)], r, k, covers_text):
+                matched = [tokens[i + n].skel for n in range(k)]
+                if self._counts(matched, r, k, covers_text):
                     whole = j == 0 and k == len(r.tokens) and r.whole_value
                     score = min(scores) * (1.0 if whole else 0.8)
-                    found.append(HeaderMatch(r.keyword, tokens[i].start, tokens[i + k - 1].end, score))
+                    vocabulary_only = r.kind not in _TEMPORAL and all(map(self._is_vocab, matched))
+                    span = (tokens[i].start, tokens[i + k - 1].end)
+                    found.append(HeaderMatch(r.keyword, *span, score, vocabulary_only))
         return found
 
     def _find_joined(self, tokens: list[Token], r: _Rendering) -> list[HeaderMatch]:

@@ -1,12 +1,16 @@
 """Text normalisation shared by the PHI evidence sources: OCR-confusion folding and tokenisation with offsets.
 
 OCR readings of burned-in text confuse glyphs that look alike (``O``/``0``, ``I``/``1``/``l``, ``S``/``5``,
-``B``/``8``, ``Z``/``2``, ``G``/``6``). Two views fold them in opposite directions:
+``B``/``8``, ``Z``/``2``, ``G``/``6``, ``U``/``V``). Two views fold them in opposite directions:
 
 * the *skeleton* maps every member of a confusion class to one representative, so ``"8APT1ST"`` and ``"BAPTIST"``
   compare equal; header values and vocabulary terms are compared on skeletons;
 * the *digit view* turns confusable letters into digits inside digit-heavy tokens only, so ``"0g: 04"`` reads
   ``"09: 04"`` for the date/time patterns while ordinary words stay words.
+
+Fuzzier comparisons go through ``within_one_edit`` (any one edit) or ``within_one_ocr_edit`` (one edit that OCR
+makes: a thin glyph dropped or added, or one letter read as a look-alike letter), the latter for plain words, where
+any one edit would turn one English word into another (``MEDICAL`` / ``MEDIAL``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-__all__ = ["Token", "digit_view", "skeleton", "tokenize", "within_one_edit"]
+__all__ = ["Token", "digit_view", "skeleton", "tokenize", "within_one_edit", "within_one_ocr_edit"]
 
 _SKELETON = str.maketrans(
     {
@@ -29,6 +33,7 @@ _SKELETON = str.maketrans(
         "8": "B",
         "2": "Z",
         "6": "G",
+        "U": "V",
     }
 )
 _TO_DIGIT = str.maketrans(
@@ -36,6 +41,11 @@ _TO_DIGIT = str.maketrans(
     | {"S": "5", "s": "5", "B": "8", "G": "6", "g": "9", "q": "9"}
 )
 _CONFUSABLE = set("OoQDIl|iZzSsBGgq")
+# on skeletons: thin glyphs OCR drops or adds, and letter pairs it reads one for the other beyond the skeleton classes
+_THIN = frozenset("I")
+_LOOK_ALIKE = frozenset(
+    frozenset(pair) for pair in ("CE", "CG", "CO", "EF", "FP", "PR", "BR", "HN", "MN", "VY", "KX", "IT", "IJ")
+)
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits of any script: names are not only ASCII
 _RUN = re.compile(r"[0-9A-Za-z|]+")
 # a unit glued to a reading ("l6cm", "z0hz") must not stop the number in front of it from being read as digits
@@ -88,3 +98,20 @@ def within_one_edit(a: str, b: str) -> bool:
         return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
     short, long = (a, b) if len(a) < len(b) else (b, a)
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def within_one_ocr_edit(a: str, b: str) -> bool:
+    """Whether skeletons ``a`` and ``b`` differ by at most one edit that OCR makes: a thin glyph (``I``, ``l``,
+    ``1``, ``|``) dropped or added, or one letter read as a look-alike letter (``C``/``E``, ``M``/``N``, ...).
+
+    Args:
+        a: a token skeleton (``skeleton``).
+        b: another token skeleton.
+    """
+    if len(a) == len(b):
+        diff = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+        return not diff or (len(diff) == 1 and frozenset(diff[0]) in _LOOK_ALIKE)
+    if abs(len(a) - len(b)) != 1:
+        return False
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[i] in _THIN and long[:i] + long[i + 1 :] == short for i in range(len(long)))
