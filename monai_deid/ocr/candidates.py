@@ -14,7 +14,7 @@ text the detector could find, and skip it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -158,8 +158,22 @@ def stroke_components(
     Args:
         grey: one uint8 frame.
         min_contrast: smallest stroke contrast in grey levels that counts as possible text.
-        within: optional mask; only components touching a non-zero pixel of it are kept.
+        within: optional mask; only components touching a non-zero pixel of it are kept, and only the mask's
+            bounding box (with the stroke kernel's reach around it) is searched.
     """
+    if within is None:
+        return _stroke_components(grey, min_contrast, None)
+    x, y, w, h = cv2.boundingRect(within)
+    if w == 0 or h == 0:
+        return []
+    rows, cols = grey.shape
+    x0, y0 = max(0, x - _STROKE_KERNEL), max(0, y - _STROKE_KERNEL)
+    x1, y1 = min(cols, x + w + _STROKE_KERNEL), min(rows, y + h + _STROKE_KERNEL)
+    found = _stroke_components(grey[y0:y1, x0:x1], min_contrast, within[y0:y1, x0:x1])
+    return [replace(c, box=(c.box[0] + x0, c.box[1] + y0, c.box[2] + x0, c.box[3] + y0)) for c in found]
+
+
+def _stroke_components(grey: np.ndarray, min_contrast: int, within: np.ndarray | None) -> list[StrokeComponent]:
     threshold = max(min_contrast, int(_NOISE_FACTOR * noise_level(grey)))
     # Small high-contrast text (the usual burned-in overlay) that touches low-contrast speckle or anatomy is joined
     # into one large component at the low threshold; it is found on its own at the higher levels.
@@ -227,7 +241,7 @@ def mask_components(mask: np.ndarray, within: np.ndarray | None = None) -> list[
 
 def _row_profile(mask: np.ndarray, own: np.ndarray) -> tuple[int, ...]:
     """Stroke pixels per row of one component (used to split stacked lines)."""
-    return tuple(int(v) for v in (mask.astype(bool) & own).sum(axis=1))
+    return tuple((mask.astype(bool) & own).sum(axis=1).tolist())
 
 
 def _scale(width: int, height: int, char_height: int, chars: int) -> float:
