@@ -15,7 +15,8 @@ UIDs derived from fixed strings. The sets:
 - ``compressed``: RLE, JPEG 2000, JPEG-LS and JPEG lossless files from pydicom-data, without burned-in text.
 
 Every set starts with warm-up files (``000_warmup_*.dcm``: two in ``us_single``, where two workers each load their
-own models, one elsewhere), excluded from every figure, so per-file timings never include model loading.
+own models, one elsewhere; mirrored copies of a generated file), excluded from every figure, so per-file timings
+never include model loading.
 
 Run ``python -m benchmarks.corpus FOLDER`` to write the corpus alone.
 """
@@ -289,9 +290,14 @@ def _copy_with_uid(source: Path, target: Path, tag: str) -> None:
 
 
 def _warmups(folder: Path, warmup_source: Path, count: int) -> None:
+    """Warm-up files: the source mirrored left to right, so no line crop of a measured file is read during warm-up
+    (monai-deid keeps the readings of crops it has seen; a copy would make the first measured file free)."""
     for letter in "ab"[:count]:
         name = f"000_warmup_{letter}.dcm"
         _copy_with_uid(warmup_source, folder / name, f"{folder.name}/{name}")
+        ds = pydicom.dcmread(folder / name)
+        ds.PixelData = np.ascontiguousarray(ds.pixel_array[..., ::-1]).tobytes()
+        ds.save_as(folder / name, enforce_file_format=True)
 
 
 def build_corpus(root: str | Path) -> dict:

@@ -57,6 +57,11 @@ def _add_stage_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", help="cpu (default), cuda or cuda:N")
     parser.add_argument("--text-policy", choices=("sensitive", "all_text", "none"), help="which burned-in text goes")
+    parser.add_argument(
+        "--detector",
+        choices=("lines", "craft"),
+        help="lines (default): read the stroke test's text lines directly; craft: run CRAFT over every stroke area",
+    )
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +109,8 @@ def stage_settings(args: argparse.Namespace) -> dict[str, Any]:
         settings["device"] = args.device
     if args.text_policy:
         settings["classify"] = {**(settings.get("classify") or {}), "policy": args.text_policy}
+    if args.detector:
+        settings["detect"] = {**(settings.get("detect") or {}), "detector": args.detector}
     return settings
 
 

@@ -1,12 +1,16 @@
 """Scanning every frame of an OCR view for text, reading each distinct piece of pixels once.
 
 1. Identical frames are grouped (``dedup.distinct_frames``); each group is read once.
-2. The first frame is read in full: the cheap stroke test (``candidates``) proposes areas, the detector runs in those
-   areas (upscaled when their text is small), the recogniser reads every line found.
-3. Every other distinct frame is compared with the first: its candidate areas that touch changed pixels, and the
-   first frame's lines whose pixels changed, are read on that frame; the first frame's other lines are the same
-   pixels, so the same text, on that frame too.
+2. The first frame is read in full: the cheap stroke test (``candidates``) finds the stroke components. In the
+   ``lines`` mode (default) text lines go to the recogniser directly (``lines``) and the detector only checks
+   doubtful readings and reads large text; in the ``craft`` mode the detector runs in every stroke area (upscaled
+   when its text is small, halved when it does not look like text) and the recogniser reads every line it finds.
+3. Every other distinct frame is compared with the first: the stroke test runs where its pixels changed, and the
+   first frame's lines whose pixels changed are read again on that frame; the first frame's other lines are the
+   same pixels, so the same text, on that frame too.
 4. Readings of the same text at overlapping boxes are merged into one region listing all its frames.
+
+Line crops already read in the process are not read again (``engine.recognize_crops`` keeps a digest cache).
 """
 
 from __future__ import annotations

@@ -55,9 +55,11 @@ class DetectBurnedInText(Transform):
     """Find every piece of text burned into the pixels of every frame, with its box, reading and confidence.
 
     Frames are rendered to an 8-bit OCR view (MONOCHROME1 inverted, deep data windowed, palette through its lookup
-    table, colour to luminance). A cheap stroke test proposes the areas where text can be; EasyOCR's CRAFT detector
-    runs only there (small text upscaled) and its recogniser reads every line with greedy decoding. Identical frames
-    are read once and the other frames of a cine loop only where their pixels differ from the first frame.
+    table, colour to luminance). A cheap stroke test finds where text can be. By default (``detector="lines"``) the
+    text lines it finds are read by EasyOCR's recogniser directly, with greedy decoding, and EasyOCR's CRAFT detector
+    runs only to confirm doubtful readings and to read large text; ``detector="craft"`` runs CRAFT over every stroke
+    area instead. Identical frames are read once and the other frames of a cine loop only where their pixels differ
+    from the first frame.
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the networks run.
