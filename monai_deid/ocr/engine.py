@@ -37,12 +37,13 @@ __all__ = [
 
 _READERS: dict[str, object] = {}
 _LOCK = threading.Lock()
-# Readings of line crops already recognised in this process, keyed by a digest of the crop's pixels: the same
-# pixels read the same, so a header line repeated on every image of a series, or a kept line re-read by the
-# verifier, costs one recognition. Held in memory only (the texts are PHI), least recently used dropped first.
-_READINGS: OrderedDict[tuple, tuple[str, float]] = OrderedDict()
+# Readings of line crops already recognised for the current image in this thread, keyed by a digest of the crop's
+# pixels: a line that stays on many frames of a cine, or a kept line the verifier reads again, costs one recognition.
+# DetectBurnedInText clears it for every image: a reading depends slightly on the other crops of its batch (the
+# recogniser's LSTM is dynamically quantised per batch), so a cache shared across images would make one image's
+# output depend on the images read before it. Held in memory only (the texts are PHI).
+_LOCAL = threading.local()
 _MAX_CACHED_READINGS = 4096
-_CACHE_LOCK = threading.Lock()
 
 # CRAFT input normalisation (ImageNet statistics, as EasyOCR's imgproc.normalizeMeanVariance).
 _MEAN = (0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0)
@@ -236,9 +237,14 @@ def _lines(polys: list[np.ndarray], shape: tuple[int, int], group_text_box) -> l
 
 
 def clear_reading_cache() -> None:
-    """Forget every reading held by :func:`recognize_crops` (benchmarks measure cold runs; tests start clean)."""
-    with _CACHE_LOCK:
-        _READINGS.clear()
+    """Forget the readings :func:`recognize_crops` holds for this thread (done for every new image)."""
+    _LOCAL.readings = OrderedDict()
+
+
+def _readings() -> OrderedDict:
+    if not hasattr(_LOCAL, "readings"):
+        clear_reading_cache()
+    return _LOCAL.readings
 
 
 def recognize_crops(
@@ -246,7 +252,7 @@ def recognize_crops(
 ) -> list[tuple[str, float]]:
     """Read the text of each uint8 grey line crop with the recogniser (greedy CTC decoding).
 
-    A crop whose pixels were read before in this process gets the same reading back without running the network.
+    A crop whose pixels were read before for the same image gets the same reading back without running the network.
     The others are resized to the recogniser's height, sorted by width and read in batches; with ``retry``, a crop whose
     reading has a confidence below 0.1 is read again with stretched contrast and the better reading is kept
     (EasyOCR's rule).
@@ -261,18 +267,18 @@ def recognize_crops(
     """
     if not crops:
         return []
+    cache = _readings()
     keys = [_crop_key(c, settings.device, retry) for c in crops]
-    with _CACHE_LOCK:
-        known = {i: _READINGS[key] for i, key in enumerate(keys) if key in _READINGS}
+    known = {i: cache[key] for i, key in enumerate(keys) if key in cache}
     todo = [i for i in range(len(crops)) if i not in known]
     fresh = dict(zip(todo, _recognize_fresh([crops[i] for i in todo], settings, retry), strict=True))
-    with _CACHE_LOCK:
-        for i, key in enumerate(keys):
-            _READINGS[key] = fresh[i] if i in fresh else known[i]
-            _READINGS.move_to_end(key)
-        while len(_READINGS) > _MAX_CACHED_READINGS:
-            _READINGS.popitem(last=False)
-    return [fresh[i] if i in fresh else known[i] for i in range(len(crops))]
+    results = [fresh[i] if i in fresh else known[i] for i in range(len(crops))]
+    for key, reading in zip(keys, results, strict=True):
+        cache[key] = reading
+        cache.move_to_end(key)
+    while len(cache) > _MAX_CACHED_READINGS:
+        cache.popitem(last=False)
+    return results
 
 
 def _crop_key(crop: np.ndarray, device: str, retry: bool) -> tuple:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monai_deid.ocr.boxes import Box, iou
+from monai_deid.ocr.boxes import Box, box_union, iou
 from monai_deid.ocr.candidates import CandidateArea, StrokeComponent, upscale_for
 
 __all__ = ["DIRECT_MAX_HEIGHT", "DIRECT_MIN_CONFIDENCE", "doubt_area", "line_boxes"]
@@ -98,11 +98,15 @@ def _join_slivers(pieces: list[tuple[int, int]], min_height: int) -> list[tuple[
 
 
 def _distinct(boxes: list[Box]) -> list[Box]:
-    """One box per line: a line found at several contrast levels keeps its first (lowest-contrast) box."""
+    """One box per line: boxes of a line found at several contrast levels (one level may see only part of it, e.g.
+    without a short first word) are joined into their union."""
     kept: list[Box] = []
     for box in boxes:
-        if not any(iou(box, k) >= _SAME_LINE_IOU for k in kept):
+        same = next((i for i, k in enumerate(kept) if iou(box, k) >= _SAME_LINE_IOU), None)
+        if same is None:
             kept.append(box)
+        else:
+            kept[same] = box_union(kept[same], box)
     return kept
 
 

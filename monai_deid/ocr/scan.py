@@ -10,7 +10,7 @@
    same pixels, so the same text, on that frame too.
 4. Readings of the same text at overlapping boxes are merged into one region listing all its frames.
 
-Line crops already read in the process are not read again (``engine.recognize_crops`` keeps a digest cache).
+Line crops already read for the image are not read again (``engine.recognize_crops`` keeps a digest cache).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["FrameWork", "Reading", "plan_frame", "read_frames", "scan_frames"]
 
 
 # Fewest letters and digits a low-confidence direct reading needs to be worth the detector's check.
-_MIN_DOUBT_CHARS = 3
+_MIN_DOUBT_CHARS = 2
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,9 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
 
 
 def _doubtful(reading: Reading) -> bool:
-    """A direct reading the detector must confirm: low confidence and at least three letters or digits.
+    """A direct reading the detector must confirm: low confidence and at least two letters or digits.
 
-    Below three characters a reading identifies nobody; at low confidence it is a lone mark or a speckle cluster.
+    A single character identifies nobody; at low confidence it is a lone mark or a speckle cluster.
     """
     return reading.confidence < DIRECT_MIN_CONFIDENCE and sum(c.isalnum() for c in reading.text) >= _MIN_DOUBT_CHARS
 

@@ -15,7 +15,7 @@ from monai.utils import TransformBackends
 
 from monai_deid.ocr.boxes import Box
 from monai_deid.ocr.candidates import CandidateArea, upscale_for
-from monai_deid.ocr.engine import EngineSettings
+from monai_deid.ocr.engine import EngineSettings, clear_reading_cache
 from monai_deid.ocr.scan import FrameWork, plan_frame, read_frames, scan_frames
 from monai_deid.ocr.view import build_ocr_view
 from monai_deid.regions import TextRegion
@@ -103,6 +103,7 @@ class DetectBurnedInText(Transform):
         Returns:
             one region per distinct text and place, with every frame it is on, boxes in stored-image pixels.
         """
+        clear_reading_cache()  # readings are reused within one image only (see engine)
         return scan_frames(ocr_view_frames(image, header), self.settings, self.min_contrast)
 
 

@@ -21,6 +21,7 @@ __all__ = ["Allowlist", "AllowlistResult", "load_placeholders"]
 _MAX_GROUP = 4  # space-separated pieces a parameter readout may span ("MI = 0. 8")
 _FUZZY_MIN = 5  # terms this long may differ from the OCR reading by one character
 _PLAIN_NUMBER = re.compile(r"^\d{1,4}$")
+_MIN_JOINED = 2  # shortest term recognised inside two terms read as one word
 
 
 @dataclass
@@ -99,11 +100,21 @@ class Allowlist:
         """
         if skel in self._single:
             return self._single[skel]
+        joined = self._joined_terms(skel)
+        if joined:
+            return joined
         if len(skel) >= _FUZZY_MIN:
             near = within_one_ocr_edit if as_read.isalpha() else within_one_edit
             for term in self._fuzzy_terms:
                 if max(len(term), len(skel)) >= _FUZZY_MIN and near(term, skel):
                     return self._single[term]
+        return None
+
+    def _joined_terms(self, skel: str) -> str | None:
+        """The section of the first of two terms read without the space between them (``AXIALT2``), exactly."""
+        for cut in range(_MIN_JOINED, len(skel) - _MIN_JOINED + 1):
+            if skel[:cut] in self._single and skel[cut:] in self._single:
+                return self._single[skel[:cut]]
         return None
 
     def _format_section(self, piece: str) -> str | None:

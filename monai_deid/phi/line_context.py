@@ -6,7 +6,9 @@
 * pieces that touch or overlap are one word cut in two: if one piece is PHI, so is the other;
 * a bare number right next to a date or time is a piece of it;
 * an institution name fills its line: once a piece shows an institution cue or the header's institution, the
-  other pieces of the line are the rest of the name (``"*WESTWAY"`` next to ``"MEDICAL*"``).
+  other pieces of the line are the rest of the name (``"*WESTWAY"`` next to ``"MEDICAL*"``);
+* and its block: a line of words (no digits: not a parameter readout) stacked right under or over an institution
+  line, within its width, is the rest of the name (the department ``"ULTRASOUND"`` under ``"*WESTWAY MEDICAL*"``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ _GAP_HEIGHTS = 1.5  # neighbours on a line are at most this many text heights ap
 _GLUED_HEIGHTS = 0.25  # pieces closer than this are one word cut in two
 _NEXT_TO_HEIGHTS = 1.0  # a number this close to a date or time belongs to it
 _OVERLAP = 0.5  # neighbours overlap vertically by at least this share of the smaller height
+_STACKED_HEIGHTS = 0.5  # a line this close under or over an institution line belongs to its block
 _NUMERIC = re.compile(r"[\s\d+\-/:.,']+")
 _TEMPORAL_REASONS = ("pattern:date", "pattern:time", "pattern:datetime")
 _INSTITUTION_REASONS = ("pattern:institution", "header:Institution")  # prefixes: header:InstitutionName, ...
@@ -131,7 +134,8 @@ def line_context_evidence(
         region index -> (reason, score) for regions that must become PHI.
     """
     found: dict[int, tuple[str, float]] = {}
-    for chain in line_chains(labelled):
+    chains = line_chains(labelled)
+    for chain in chains:
         for i, evidence in _joined_evidence(chain, labelled, matcher, cues).items():
             if not labelled[i].is_phi:
                 found.setdefault(i, evidence)
@@ -146,4 +150,30 @@ def line_context_evidence(
                     evidence = _neighbour_evidence(labelled[a], labelled[b])
                     if evidence:
                         found[b] = evidence
+    _institution_block(labelled, chains, found)
     return found
+
+
+def _institution_block(
+    labelled: Sequence[TextRegion], chains: list[list[int]], found: dict[int, tuple[str, float]]
+) -> None:
+    """Add to ``found`` the kept regions stacked right under or over an institution line, within its width."""
+    lines = {i: chain for chain in chains for i in chain}
+    for i, region in enumerate(labelled):
+        reason, score = found.get(i) or (region.reason if region.is_phi else None, region.score or 0.5)
+        if not reason or not reason.startswith(_INSTITUTION_REASONS):
+            continue
+        members = [labelled[k] for k in lines.get(i, [i])]
+        box = (min(r.box[0] for r in members), min(r.box[1] for r in members))
+        box += (max(r.box[2] for r in members), max(r.box[3] for r in members))
+        for j, other in enumerate(labelled):
+            words = not any(c.isdigit() for c in other.text)
+            if words and not other.is_phi and j not in found and _stacked(box, other.box):
+                found[j] = (reason, score * 0.9)
+
+
+def _stacked(line: tuple[int, int, int, int], box: tuple[int, int, int, int]) -> bool:
+    """Whether ``box`` lies right under or over ``line`` and within its width."""
+    height = max(line[3] - line[1], box[3] - box[1], 1)
+    gap = max(box[1] - line[3], line[1] - box[3])
+    return gap <= _STACKED_HEIGHTS * height and line[0] <= box[0] + 2 and box[2] <= line[2] + 2

@@ -1,0 +1,76 @@
+"""Scaling of ``monai-deid run --workers N`` on distinct single-frame ultrasound files, measured in one run.
+
+The set: the benchmark corpus's four generated grey ultrasound files (``gen_ob_grey_*``, ``gen_speckle_*``: planted
+PHI and clinical labels on real or synthetic ultrasound), each in ``--copies`` variants with +-1 grey-level noise
+added, so every file's line crops differ and no worker is served readings from its cache; two warm-up files first
+(one per worker, left out of the figures). Runs alternate 1 worker, 2 workers, ``--rounds`` times; the figure is the
+median steady throughput (files completed after the warm-ups, over the time since the last warm-up completed).
+
+Usage:
+    PYTHONPATH=$PWD python -m benchmarks.bench_workers [--workdir /tmp/monai-deid-bench] [--copies 6] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+from benchmarks.bench_end_to_end import run_monai_cli
+from benchmarks.corpus import build_corpus
+
+_SOURCES = ("gen_ob_grey_0.dcm", "gen_ob_grey_1.dcm", "gen_speckle_0.dcm", "gen_speckle_1.dcm")
+
+
+def build_scaling_set(workdir: Path, copies: int) -> Path:
+    """Write the scaling set under ``workdir/scaling`` and return its folder."""
+    build_corpus(workdir)
+    source, target = workdir / "corpus" / "us_single", workdir / "scaling"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for warmup in sorted(source.glob("000_warmup_*.dcm")):
+        shutil.copyfile(warmup, target / warmup.name)
+    rng = np.random.default_rng(0)
+    for name in _SOURCES:
+        for copy in range(copies):
+            ds = pydicom.dcmread(source / name)
+            pixels = ds.pixel_array.astype(np.int32) + rng.integers(-1, 2, ds.pixel_array.shape)
+            ds.PixelData = np.clip(pixels, 0, 255).astype(ds.pixel_array.dtype).tobytes()
+            uid = pydicom.uid.generate_uid(entropy_srcs=["monai-deid-scaling", name, str(copy)])
+            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+            ds.save_as(target / f"{Path(name).stem}_{copy}.dcm", enforce_file_format=True)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/monai-deid-bench"))
+    parser.add_argument("--copies", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    workdir = args.workdir.resolve()
+    folder = build_scaling_set(workdir, args.copies)
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    for round_ in range(args.rounds):
+        for workers in (1, 2):
+            out = workdir / "out" / f"scaling_{workers}_{round_}"
+            timing = run_monai_cli(folder, out, workers, workdir / f"scaling_{workers}_{round_}.log")
+            files, _, seconds = timing.steady()
+            rates[workers].append(files / seconds if seconds else 0.0)
+            print(f"round {round_}, {workers} worker(s): {files} files in {seconds:.1f} s steady", flush=True)
+    one, two = statistics.median(rates[1]), statistics.median(rates[2])
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print("| workers | steady files/s (median) | runs | scaling |")
+    print("| --- | ---: | --- | ---: |")
+    print(f"| 1 | {one:.3f} | {', '.join(f'{r:.3f}' for r in rates[1])} | 1.00x |")
+    print(f"| 2 | {two:.3f} | {', '.join(f'{r:.3f}' for r in rates[2])} | {two / one:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
