@@ -1,9 +1,10 @@
 """VerifyDeidentified: an independent check, after redaction and scrubbing, that nothing identifying is left.
 
 Before scrubbing, :class:`CapturePHIInventoryd` keeps the file's own PHI values and UIDs (in memory only). After
-scrubbing, the verifier re-walks the whole header (every depth, file meta, binary values) for any of them, and re-reads
-with OCR every redacted area on every distinct frame plus the header bands of the image, where scanners burn patient
-details. A file that fails raises :class:`VerificationError` and is quarantined; one that passes gets
+scrubbing, the verifier re-walks the whole header (every depth, file meta, binary values) for any of them. In the
+pixels, a redacted box holding one value per channel holds no text; any other redacted box is re-read with OCR on
+every distinct frame, and the header bands, where scanners burn patient details, are re-read on every frame whose
+bands differ. A file that fails raises :class:`VerificationError` and is quarantined; one that passes gets
 ``meta["deid_verified"] = True``.
 """
 
@@ -32,6 +33,7 @@ from monai_deid.io import LoadDicomWithMeta
 from monai_deid.ocr import DetectBurnedInText, read_text_in_areas
 from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
 from monai_deid.phi.allowlist import load_placeholders
+from monai_deid.phi.line_terms import pieces_of_line_terms
 from monai_deid.profile import ProfileOptions, action_map
 from monai_deid.regions import TextRegion
 
@@ -162,8 +164,8 @@ class VerifyDeidentified(Transform):
 
     Args:
         device: where OCR runs (``"cpu"``, ``"cuda"``, ``"cuda:N"``).
-        band_fraction: height of the top and bottom header bands re-read on each distinct frame, as a fraction of
-            the rows (scanners burn patient details there).
+        band_fraction: height of the top and bottom header bands re-read on each frame whose bands differ, as a
+            fraction of the rows (scanners burn patient details there).
         retained_keywords: attributes the user chose to keep (their values are not leaks).
         check_uids: look for original UIDs in the header (off when Retain UIDs is on).
         detector: how the bands are read: ``"lines"`` or ``"craft"`` (see ``DetectBurnedInText``).
@@ -208,16 +210,20 @@ class VerifyDeidentified(Transform):
                 for frame in _distinct_crops(pixels, region):
                     if not _uniform(pixels[:, frame], region.box):
                         areas.setdefault(frame, []).append(region.box)
-        readings = []
+        readings: list[TextRegion] = []
         for frame, boxes in sorted(areas.items()):
             readings += read_text_in_areas(image, frame, boxes, header, self.device, margin=2, detector="craft")
-        for frame in _distinct_frames(pixels):
-            bands = [(0, 0, columns, band), (0, rows - band, columns, rows)]
+        bands = [(0, 0, columns, band), (0, rows - band, columns, rows)]
+        for frame in _distinct_frames(pixels[:, :, list(range(band)) + list(range(rows - band, rows))]):
             readings += read_text_in_areas(image, frame, bands, header, self.device, margin=2, detector=self.detector)
         matcher = self._matcher(inventory)
+        # As in ClassifyPHI: in a piece of a multi-word clinical term split over a line ("Gen" "OB"), a header value
+        # made only of vocabulary words (a patient named "OB") is the term, not the value.
+        term_pieces = set(pieces_of_line_terms(readings, self._allowlist))
         found: set[str] = set()
-        for reading in readings:
-            found |= {f"pixels:header:{m.keyword}" for m in matcher.find(reading.text)}
+        for i, reading in enumerate(readings):
+            matches = [m for m in matcher.find(reading.text) if i not in term_pieces or not m.vocabulary_only]
+            found |= {f"pixels:header:{m.keyword}" for m in matches}
             found |= {f"pixels:pattern:{p.category}" for p in find_patterns(reading.text)
                       if p.category in _LEAK_PATTERNS}  # fmt: skip
         return sorted(found)
@@ -244,7 +250,7 @@ def _uniform(frame: np.ndarray, box: tuple[int, int, int, int]) -> bool:
 
 
 def _distinct_frames(pixels: np.ndarray) -> list[int]:
-    """One index per group of identical frames."""
+    """One index per group of identical frames (``(C, F, H, W)``; pass only the rows that matter)."""
     seen, frames = set(), []
     for index in range(pixels.shape[1]):
         digest = hashlib.blake2b(np.ascontiguousarray(pixels[:, index]).tobytes(), digest_size=16).digest()
