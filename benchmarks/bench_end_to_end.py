@@ -116,7 +116,14 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_monai_cli(corpus_set: Path, output: Path, workers: int, log: Path, header_only: bool = False) -> RunTiming:
+def run_monai_cli(
+    corpus_set: Path,
+    output: Path,
+    workers: int,
+    log: Path,
+    header_only: bool = False,
+    env: dict[str, str] | None = None,
+) -> RunTiming:
     """Run ``python -m monai_deid.cli run`` on a folder; completion times come from its audit log as it grows.
 
     Args:
@@ -125,6 +132,7 @@ def run_monai_cli(corpus_set: Path, output: Path, workers: int, log: Path, heade
         workers: ``--workers``.
         log: where the command's own output goes.
         header_only: run with ``scan_pixels: false`` in the config (no OCR, classification or redaction).
+        env: extra environment variables for the command.
     """
     shutil.rmtree(output, ignore_errors=True)
     audit = output.with_name(output.name + ".audit.jsonl")
@@ -140,7 +148,7 @@ def run_monai_cli(corpus_set: Path, output: Path, workers: int, log: Path, heade
     timing = RunTiming(label, corpus_set.name, frames=_frames(corpus_set))
     start = time.perf_counter()
     with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=_env(), cwd=REPO)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=_env() | (env or {}), cwd=REPO)
         seen = 0
         while True:
             finished = process.poll() is not None

@@ -3,8 +3,10 @@
 The set: the benchmark corpus's four generated grey ultrasound files (``gen_ob_grey_*``, ``gen_speckle_*``: planted
 PHI and clinical labels on real or synthetic ultrasound), each in ``--copies`` variants with +-1 grey-level noise
 added, so every file's line crops differ and no worker is served readings from its cache; two warm-up files first
-(one per worker, left out of the figures). Runs alternate 1 worker, 2 workers, ``--rounds`` times; the figure is the
-median steady throughput (files completed after the warm-ups, over the time since the last warm-up completed).
+(one per worker, left out of the figures). Runs alternate, ``--rounds`` times: 1 worker with torch's default threads
+(one per core: the default, whose networks already use every core), 1 worker held to one thread (one core's worth,
+``OMP_NUM_THREADS=1``) and 2 workers (one thread each). The figure is the median steady throughput (files completed
+after the warm-ups, over the time since the last warm-up completed).
 
 Usage:
     PYTHONPATH=$PWD python -m benchmarks.bench_workers [--workdir /tmp/monai-deid-bench] [--copies 6] [--rounds 2]
@@ -56,20 +58,27 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     folder = build_scaling_set(workdir, args.copies)
-    rates: dict[int, list[float]] = {1: [], 2: []}
+    configs = {
+        "1 worker (default threads)": (1, None),
+        "1 worker, 1 thread": (1, {"OMP_NUM_THREADS": "1"}),
+        "2 workers": (2, None),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in configs}
     for round_ in range(args.rounds):
-        for workers in (1, 2):
-            out = workdir / "out" / f"scaling_{workers}_{round_}"
-            timing = run_monai_cli(folder, out, workers, workdir / f"scaling_{workers}_{round_}.log")
+        for k, (name, (workers, env)) in enumerate(configs.items()):
+            out = workdir / "out" / f"scaling_{k}_{round_}"
+            timing = run_monai_cli(folder, out, workers, workdir / f"scaling_{k}_{round_}.log", env=env)
             files, _, seconds = timing.steady()
-            rates[workers].append(files / seconds if seconds else 0.0)
-            print(f"round {round_}, {workers} worker(s): {files} files in {seconds:.1f} s steady", flush=True)
-    one, two = statistics.median(rates[1]), statistics.median(rates[2])
+            rates[name].append(files / seconds if seconds else 0.0)
+            print(f"round {round_}, {name}: {files} files in {seconds:.1f} s steady", flush=True)
+    medians = {name: statistics.median(r) for name, r in rates.items()}
+    base, core = medians["1 worker (default threads)"], medians["1 worker, 1 thread"]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    print("| workers | steady files/s (median) | runs | scaling |")
-    print("| --- | ---: | --- | ---: |")
-    print(f"| 1 | {one:.3f} | {', '.join(f'{r:.3f}' for r in rates[1])} | 1.00x |")
-    print(f"| 2 | {two:.3f} | {', '.join(f'{r:.3f}' for r in rates[2])} | {two / one:.2f}x |")
+    print("| run | steady files/s (median) | runs | vs 1 worker | vs 1 worker, 1 thread |")
+    print("| --- | ---: | --- | ---: | ---: |")
+    for name, rate in medians.items():
+        runs = ", ".join(f"{r:.3f}" for r in rates[name])
+        print(f"| {name} | {rate:.3f} | {runs} | {rate / base:.2f}x | {rate / core:.2f}x |")
 
 
 if __name__ == "__main__":
