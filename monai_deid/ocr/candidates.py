@@ -3,12 +3,12 @@
 Burned-in text is made of thin strokes (a few pixels wide) that stand out from their surroundings. A morphological
 top-hat (bright strokes) and black-hat (dark strokes) with a kernel wider than any stroke responds to every such
 stroke whatever the absolute brightness or the background, and stays silent on smooth anatomy, flat backgrounds and
-step edges of large structures. Responding pixels are joined along the text direction into line candidates; the
-detector then runs only inside those candidates, padded with context.
+step edges of large structures. Responding pixels are joined along the text direction into components
+(:func:`stroke_components`), each with the height and count of the characters inside, so that it is known which look
+like text lines: the ``lines`` detector reads those directly (``lines.py``); the ``craft`` detector runs CRAFT in every
+component's area, padded with context (:func:`candidate_areas`), text-like or not.
 
-The test is built to never lose text: everything stroke-like at or above ``min_contrast`` grey levels becomes a
-candidate (textures and speckle cost detector time, they do not hide text). Frames with no candidate at all hold no
-text the detector could find, and skip it.
+Frames with no stroke component at all hold no text the detector could find, and skip it.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ __all__ = [
     "mask_components",
     "noise_level",
     "stroke_components",
-    "stroke_masks",
     "stroke_responses",
-    "text_candidates",
     "upscale_for",
 ]
 
@@ -112,42 +110,10 @@ def noise_level(grey: np.ndarray) -> float:
     return float(np.median(np.abs(lap))) * 1.4826 / np.sqrt(20.0)
 
 
-def stroke_masks(grey: np.ndarray, min_contrast: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels of thin bright strokes and of thin dark strokes of at least ``min_contrast`` grey levels.
-
-    The two are kept apart: in dense bright text the gaps between letters are thin dark "strokes" too, and one
-    combined mask would fuse a text block into a solid blob whose size says nothing about the text size.
-    """
-    bright, dark = stroke_responses(grey)
-    return (bright >= min_contrast).astype(np.uint8), (dark >= min_contrast).astype(np.uint8)
-
-
 def stroke_responses(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Top-hat (bright strokes) and black-hat (dark strokes) of ``grey``: each pixel's stroke contrast."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (_STROKE_KERNEL, _STROKE_KERNEL))
     return cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel), cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
-
-
-def text_candidates(
-    grey: np.ndarray,
-    min_contrast: int = 16,
-    within: np.ndarray | None = None,
-    whole_frame_fraction: float = 0.5,
-) -> list[CandidateArea]:
-    """The areas of ``grey`` where text can be.
-
-    Args:
-        grey: one uint8 frame.
-        min_contrast: smallest stroke contrast in grey levels that counts as possible text.
-        within: optional mask; only line candidates touching a non-zero pixel of it are kept (used for the pixels
-            of a frame that differ from a frame already read).
-        whole_frame_fraction: when the candidates cover more than this share of the frame, return the whole frame
-            as one area (one detector pass is cheaper than many overlapping ones).
-
-    Returns:
-        disjoint areas, each padded by about one line height of context; empty when the frame holds no stroke.
-    """
-    return candidate_areas(stroke_components(grey, min_contrast, within), grey.shape, whole_frame_fraction)
 
 
 def stroke_components(

@@ -66,8 +66,8 @@ class EngineSettings:
         low_text: CRAFT region score that belongs to a blob (EasyOCR's default 0.4).
         link_threshold: CRAFT affinity score that links characters (EasyOCR's default 0.4).
         detector: ``"lines"``: text lines found by the stroke test are read by the recogniser directly and CRAFT
-            runs only on stacked lines it cannot split; ``"craft"``: CRAFT runs over every stroke area, text-like or
-            not (anatomy and speckle at half size): exhaustive, about 5 to 10 times the CPU cost.
+            runs only to check doubtful readings and on large text; ``"craft"``: CRAFT runs over every stroke area,
+            text-like or not (anatomy and speckle at half size): exhaustive, 3 to 7 times the CPU cost.
     """
 
     device: str = "cpu"
@@ -290,12 +290,12 @@ def _recognize_fresh(crops: list[np.ndarray], settings: EngineSettings, retry: b
     if not crops:
         return []
     results = _recognize(crops, settings)
-    retry = [i for i, (_, conf) in enumerate(results) if conf < _LOW_CONFIDENCE] if retry else []
-    if retry:
+    again = [i for i, (_, conf) in enumerate(results) if conf < _LOW_CONFIDENCE] if retry else []
+    if again:
         from easyocr.recognition import adjust_contrast_grey
 
-        second = _recognize([adjust_contrast_grey(crops[i], target=0.5) for i in retry], settings)
-        for i, reading in zip(retry, second, strict=True):
+        second = _recognize([adjust_contrast_grey(crops[i], target=0.5) for i in again], settings)
+        for i, reading in zip(again, second, strict=True):
             if reading[1] >= results[i][1]:
                 results[i] = reading
     return results
