@@ -97,7 +97,8 @@ def _run_pass(
     results = paths.map_batches(
         _DeidActor,
         batch_size=files_per_batch,
-        compute=ActorPoolStrategy(min_size=1, max_size=size, initial_size=size),
+        # One task in flight per actor: a task queued behind one that kills the actor would die with it.
+        compute=ActorPoolStrategy(min_size=1, max_size=size, initial_size=size, max_tasks_in_flight_per_actor=1),
         fn_constructor_kwargs={"factory": factory, "kwargs": kwargs, "quarantine_dir": quarantine_dir},
         max_restarts=-1,  # a dead actor is replaced ...
         max_task_retries=task_retries,  # ... and its batch re-run; outputs are idempotent, so re-runs are harmless
