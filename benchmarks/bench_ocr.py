@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monai_deid.io import LoadDicomWithMeta  # noqa: E402
-from monai_deid.ocr import DetectBurnedInText, get_reader, ocr_view_frames  # noqa: E402
+from monai_deid.ocr import DetectBurnedInText, ocr_view_frames  # noqa: E402
 from tests.datafiles import pydicom_data_file, pydicom_test_file  # noqa: E402
 from tests.ocr_dicom import FORMATS, write_dicom  # noqa: E402
 from tests.ocr_render import STRINGS, draw_strings  # noqa: E402
@@ -94,7 +94,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
 
-    reader = get_reader(args.device)
+    # The baseline is EasyOCR as shipped: its own reader, not the one monai-deid tunes (see engine.get_reader).
+    import easyocr
+    import easyocr_en_models
+
+    reader = easyocr.Reader(
+        ["en"],
+        gpu=args.device != "cpu",
+        model_storage_directory=easyocr_en_models.model_dir(),
+        download_enabled=False,
+        verbose=False,
+    )
     detector = DetectBurnedInText(device=args.device)
     exhaustive = DetectBurnedInText(device=args.device, detector="craft")
     print(
