@@ -46,6 +46,9 @@ _LOCK = threading.Lock()
 # output depend on the images read before it. Held in memory only (the texts are PHI).
 _LOCAL = threading.local()
 _MAX_CACHED_READINGS = 4096
+# EasyOCR quantises its LSTM on CPU with an API that recent PyTorch marks deprecated: not ours to fix, and noise to
+# a user, so it is silenced where EasyOCR builds and runs the recogniser.
+_QUANTIZE_WARNING = r"torch\.quantize_per_tensor"
 
 # CRAFT input normalisation (ImageNet statistics, as EasyOCR's imgproc.normalizeMeanVariance).
 _MEAN = (0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0)
@@ -134,13 +137,15 @@ def get_reader(device: str = "cpu"):
 
             # EasyOCR sets the process-wide cudnn.benchmark flag; keep the caller's setting.
             benchmark = torch.backends.cudnn.benchmark
-            _READERS[device] = easyocr.Reader(
-                ["en"],
-                gpu=False if device == "cpu" else device,
-                model_storage_directory=_model_dir(),
-                download_enabled=False,
-                verbose=False,
-            )
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_QUANTIZE_WARNING, category=UserWarning)
+                _READERS[device] = easyocr.Reader(
+                    ["en"],
+                    gpu=False if device == "cpu" else device,
+                    model_storage_directory=_model_dir(),
+                    download_enabled=False,
+                    verbose=False,
+                )
             torch.backends.cudnn.benchmark = benchmark
             if device == "cpu":
                 _READERS[device].recognizer.FeatureExtraction = _OneDnnFeatures.wrap(
@@ -361,7 +366,8 @@ def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[
             [cv2.copyMakeBorder(resized[i], 0, 0, 0, width - resized[i].shape[1], cv2.BORDER_REPLICATE) for i in chunk]
         )
         x = torch.from_numpy(batch).to(device).unsqueeze(1).float().div_(127.5).sub_(1.0)
-        with torch.inference_mode():
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_QUANTIZE_WARNING, category=UserWarning)
             logits = model(x, None)
             prob = torch.softmax(logits, dim=2)
             prob[:, :, ignore] = 0.0
