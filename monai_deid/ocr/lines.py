@@ -7,8 +7,9 @@ that cannot be split is read whole. Components found at several contrast levels 
 ``DIRECT_MAX_HEIGHT`` goes to the detector instead, shrunk to the character size CRAFT reads best (a scan sector or
 a large logo is cheap there and would be a poor recogniser input).
 
-Whether a directly read component is text at all is the recogniser's confidence to say; the scan sends readings
-below ``DIRECT_MIN_CONFIDENCE`` to the detector, which keeps them only if CRAFT sees text there too.
+Whether a directly read component is text at all is the recogniser's confidence to say: the scan sends readings
+below ``DIRECT_MIN_CONFIDENCE`` with two or more letters or digits (:func:`doubtful`) to the detector, which keeps
+them only if CRAFT sees text there too, and drops the other low-confidence readings.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from monai_deid.ocr.boxes import Box, box_union, iou
 from monai_deid.ocr.candidates import CandidateArea, StrokeComponent, upscale_for
 
-__all__ = ["DIRECT_MAX_HEIGHT", "DIRECT_MIN_CONFIDENCE", "doubt_area", "line_boxes"]
+__all__ = ["DIRECT_MAX_HEIGHT", "DIRECT_MIN_CONFIDENCE", "doubt_area", "doubtful", "line_boxes"]
 
 #: Tallest characters (pixels) read without the detector.
 DIRECT_MAX_HEIGHT = 40
@@ -27,6 +28,8 @@ DIRECT_MIN_CONFIDENCE = 0.4
 # Character height (pixels) large text is shrunk to for the detector.
 _DETECTOR_CHAR_HEIGHT = 24
 _MIN_DETECTOR_SCALE = 0.25
+# Fewest letters and digits a low-confidence direct reading needs to be worth the detector's check.
+_MIN_DOUBT_CHARS = 2
 
 # A line is at most this many character heights tall (ascenders, descenders and accents included).
 _LINE_SPAN = 1.8
@@ -57,6 +60,14 @@ def line_boxes(components: Sequence[StrokeComponent], shape: tuple[int, int]) ->
         else:
             lines.extend(_split_rows(comp) or [comp.box])
     return _distinct(lines), areas
+
+
+def doubtful(text: str, confidence: float) -> bool:
+    """Whether a direct reading needs the detector's check: low confidence and at least two letters or digits.
+
+    A single character identifies nobody; at low confidence it is a lone mark or a speckle cluster, and is dropped.
+    """
+    return confidence < DIRECT_MIN_CONFIDENCE and sum(c.isalnum() for c in text) >= _MIN_DOUBT_CHARS
 
 
 def doubt_area(box: Box, shape: tuple[int, int]) -> CandidateArea:

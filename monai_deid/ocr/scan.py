@@ -26,14 +26,10 @@ from monai_deid.ocr.boxes import Box, box_union, iou
 from monai_deid.ocr.candidates import CandidateArea, candidate_areas, stroke_components, upscale_for
 from monai_deid.ocr.dedup import changed_mask, distinct_frames, unchanged
 from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
-from monai_deid.ocr.lines import DIRECT_MIN_CONFIDENCE, doubt_area, line_boxes
+from monai_deid.ocr.lines import DIRECT_MIN_CONFIDENCE, doubt_area, doubtful, line_boxes
 from monai_deid.regions import TextRegion
 
 __all__ = ["FrameWork", "Reading", "plan_frame", "read_frames", "scan_frames"]
-
-
-# Fewest letters and digits a low-confidence direct reading needs to be worth the detector's check.
-_MIN_DOUBT_CHARS = 2
 
 
 @dataclass(frozen=True)
@@ -97,22 +93,14 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
     direct = _read_direct(jobs, settings)
     detector_jobs = []
     for work, readings in zip(jobs, direct, strict=True):
-        doubtful = [doubt_area(r.box, work.grey.shape) for r, _ in readings if _doubtful(r)]
-        detector_jobs.append(FrameWork(work.grey, [*work.areas, *doubtful]))
+        checks = [doubt_area(r.box, work.grey.shape) for r, _ in readings if doubtful(r.text, r.confidence)]
+        detector_jobs.append(FrameWork(work.grey, [*work.areas, *checks]))
     detected = _read_detected(detector_jobs, settings)
     out = []
     for mine, more in zip(direct, detected, strict=True):
         sure = [(r, scale) for r, scale in mine if r.confidence >= DIRECT_MIN_CONFIDENCE]
         out.append(_drop_repeats(_drop_coarse_duplicates(sure + more)))
     return out
-
-
-def _doubtful(reading: Reading) -> bool:
-    """A direct reading the detector must confirm: low confidence and at least two letters or digits.
-
-    A single character identifies nobody; at low confidence it is a lone mark or a speckle cluster.
-    """
-    return reading.confidence < DIRECT_MIN_CONFIDENCE and sum(c.isalnum() for c in reading.text) >= _MIN_DOUBT_CHARS
 
 
 def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[tuple[Reading, float]]]:
