@@ -59,8 +59,9 @@ def _add_stage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-policy", choices=("sensitive", "all_text", "none"), help="which burned-in text goes")
     parser.add_argument(
         "--detector",
-        choices=("lines", "craft"),
-        help="lines (default): read the stroke test's text lines directly; craft: run CRAFT over every stroke area",
+        choices=("auto", "lines", "craft"),
+        help="lines (default on CPU): read the stroke test's text lines directly; craft (default on CUDA): run CRAFT "
+        "over every stroke area",
     )
 
 

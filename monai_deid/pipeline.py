@@ -123,7 +123,7 @@ def build_deid_transforms(
         "device": device,
         "retained_keywords": retained_keywords(scrub),
         "check_uids": not scrub.get("retain_uids", False),
-        "detector": (detect or {}).get("detector", "lines"),
+        "detector": (detect or {}).get("detector", "auto"),
         **(verify or {}),
     }
     transforms += [ScrubMetadatad(key, mapping=mapping, **scrub), VerifyDeidentifiedd(key, **verify_kwargs)]

@@ -168,7 +168,7 @@ class VerifyDeidentified(Transform):
             fraction of the rows (scanners burn patient details there).
         retained_keywords: attributes the user chose to keep (their values are not leaks).
         check_uids: look for original UIDs in the header (off when Retain UIDs is on).
-        detector: how the bands are read: ``"lines"`` or ``"craft"`` (see ``DetectBurnedInText``).
+        detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"`` (see ``DetectBurnedInText``).
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -179,7 +179,7 @@ class VerifyDeidentified(Transform):
         band_fraction: float = 0.12,
         retained_keywords: Collection[str] = (),
         check_uids: bool = True,
-        detector: str = "lines",
+        detector: str = "auto",
     ) -> None:
         self.device = device
         self.detector = detector
@@ -293,7 +293,7 @@ class VerifyDeidentifiedd(MapTransform):
         band_fraction: height of the re-read header bands as a fraction of the rows.
         retained_keywords: attributes the user chose to keep.
         check_uids: look for original UIDs in the header.
-        detector: how the bands are read: ``"lines"`` or ``"craft"``.
+        detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"``.
         allow_missing_keys: don't raise if a key is missing.
     """
 
@@ -306,7 +306,7 @@ class VerifyDeidentifiedd(MapTransform):
         band_fraction: float = 0.12,
         retained_keywords: Collection[str] = (),
         check_uids: bool = True,
-        detector: str = "lines",
+        detector: str = "auto",
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)

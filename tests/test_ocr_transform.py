@@ -12,7 +12,7 @@ import pytest
 from monai.transforms import Compose
 
 from monai_deid.io import LoadDicomWithMeta, LoadDicomWithMetad
-from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd, read_text_in_areas
+from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd, EngineSettings, read_text_in_areas
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file
 from tests.ocr_dicom import FORMATS, write_dicom
@@ -46,6 +46,24 @@ def test_stored_formats(tmp_path, detector, fmt):
 
     assert all(isinstance(r, TextRegion) for r in regions)
     assert [r.text for r in rendered if not is_found(regions, r, 0)] == []
+
+
+def test_exhaustive_craft_detector_finds_the_same_strings(tmp_path):
+    # the CUDA default (and --detector craft on CPU): CRAFT over every stroke area instead of direct line reading
+    grey, rendered = _render(3, ["SMITH JOHN", "LT KIDNEY 4.2cm"], "sans", 12, True, kind="texture")
+    image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / "img.dcm", grey[None], FORMATS[0]))
+
+    regions = DetectBurnedInText(device="cpu", detector="craft")(image, header)
+
+    assert [r.text for r in rendered if not is_found(regions, r, 0)] == []
+
+
+def test_detector_mode_follows_the_device():
+    assert EngineSettings(device="cpu").detector == "lines"
+    assert EngineSettings(device="cuda:1").detector == "craft"  # only resolved here: no GPU needed
+    assert EngineSettings(device="cpu", detector="craft").detector == "craft"
+    with pytest.raises(ValueError, match="detector"):
+        EngineSettings(detector="tesseract")
 
 
 def _best(regions, wanted: str) -> float:

@@ -72,7 +72,8 @@ class EngineSettings:
         link_threshold: CRAFT affinity score that links characters (EasyOCR's default 0.4).
         detector: ``"lines"``: text lines found by the stroke test are read by the recogniser directly and CRAFT
             runs only to check doubtful readings and on large text; ``"craft"``: CRAFT runs over every stroke area,
-            text-like or not (anatomy and speckle at half size): exhaustive, 3 to 8 times the CPU cost.
+            text-like or not (anatomy and speckle at half size): exhaustive, 3 to 8 times the CPU cost; ``"auto"``
+            (default): ``"lines"`` on CPU, ``"craft"`` on CUDA, where CRAFT costs little.
     """
 
     device: str = "cpu"
@@ -81,15 +82,17 @@ class EngineSettings:
     text_threshold: float = 0.7
     low_text: float = 0.4
     link_threshold: float = 0.4
-    detector: str = "lines"
+    detector: str = "auto"
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
             raise ValueError(f"detector must be one of {DETECTORS}, got {self.detector!r}")
+        if self.detector == "auto":
+            object.__setattr__(self, "detector", "lines" if torch.device(self.device).type == "cpu" else "craft")
 
 
 #: The detection modes (see ``EngineSettings.detector``).
-DETECTORS = ("lines", "craft")
+DETECTORS = ("auto", "lines", "craft")
 
 
 @dataclass(frozen=True)

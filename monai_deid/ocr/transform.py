@@ -55,11 +55,11 @@ class DetectBurnedInText(Transform):
     """Find every piece of text burned into the pixels of every frame, with its box, reading and confidence.
 
     Frames are rendered to an 8-bit OCR view (MONOCHROME1 inverted, deep data windowed, palette through its lookup
-    table, colour to luminance). A cheap stroke test finds where text can be. By default (``detector="lines"``) the
-    text lines it finds are read by EasyOCR's recogniser directly, with greedy decoding, and EasyOCR's CRAFT detector
-    runs only to confirm doubtful readings and to read large text; ``detector="craft"`` runs CRAFT over every stroke
-    area instead. Identical frames are read once and the other frames of a cine loop only where their pixels differ
-    from the first frame.
+    table, colour to luminance). A cheap stroke test finds where text can be. On CPU (``detector="lines"``) the text
+    lines it finds are read by EasyOCR's recogniser directly, with greedy decoding, and EasyOCR's CRAFT detector runs
+    only to confirm doubtful readings and to read large text; on CUDA (``detector="craft"``) CRAFT runs over every
+    stroke area instead. Identical frames are read once and the other frames of a cine loop only where their pixels
+    differ from the first frame.
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the networks run.
@@ -70,10 +70,11 @@ class DetectBurnedInText(Transform):
         text_threshold: CRAFT region score a blob must reach to be text.
         low_text: CRAFT region score that belongs to a blob.
         link_threshold: CRAFT affinity score that joins characters.
-        detector: ``"lines"`` (default): text lines found by the stroke test go to the recogniser directly, CRAFT
-            checks doubtful readings and reads text taller than 40 px, and stroke areas that do not look like text
+        detector: ``"lines"``: text lines found by the stroke test go to the recogniser directly, CRAFT checks
+            doubtful readings and reads text taller than 40 px, and stroke areas that do not look like text
             (anatomy, speckle, lone marks) are not read; ``"craft"``: CRAFT reads every stroke area, text-like or
-            not: exhaustive, 3 to 8 times the cost on CPU.
+            not: exhaustive, 3 to 8 times the cost on CPU; ``"auto"`` (default): ``"lines"`` on CPU, ``"craft"`` on
+            CUDA.
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -87,7 +88,7 @@ class DetectBurnedInText(Transform):
         text_threshold: float = 0.7,
         low_text: float = 0.4,
         link_threshold: float = 0.4,
-        detector: str = "lines",
+        detector: str = "auto",
     ) -> None:
         self.settings = EngineSettings(
             device, detector_half, batch_size, text_threshold, low_text, link_threshold, detector
@@ -122,7 +123,7 @@ class DetectBurnedInTextd(MapTransform):
         text_threshold: CRAFT region score a blob must reach to be text.
         low_text: CRAFT region score that belongs to a blob.
         link_threshold: CRAFT affinity score that joins characters.
-        detector: ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
+        detector: ``"auto"``, ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
         allow_missing_keys: don't raise if a key is missing.
     """
 
@@ -138,7 +139,7 @@ class DetectBurnedInTextd(MapTransform):
         text_threshold: float = 0.7,
         low_text: float = 0.4,
         link_threshold: float = 0.4,
-        detector: str = "lines",
+        detector: str = "auto",
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
@@ -162,7 +163,7 @@ def read_text_in_areas(
     header: pydicom.Dataset | None = None,
     device: str = "cpu",
     margin: int = 8,
-    detector: str = "lines",
+    detector: str = "auto",
 ) -> list[TextRegion]:
     """OCR only the given areas of one frame (e.g. the header bands, to check nothing identifying is left).
 
@@ -176,7 +177,7 @@ def read_text_in_areas(
         header: the DICOM header (needed for PALETTE COLOR).
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         margin: context pixels added around each area.
-        detector: ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
+        detector: ``"auto"``, ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
 
     Returns:
         the text lines found in those areas on that frame, boxes in stored-image pixels.
@@ -189,7 +190,7 @@ def read_text_in_areas(
         (max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)) for x0, y0, x1, y1 in boxes
     ]
     settings = EngineSettings(device=device, detector=detector)
-    if detector == "craft":
+    if settings.detector == "craft":
         work = FrameWork(grey, [CandidateArea(box, upscale_for(box[3] - box[1] - 2 * margin)) for box in padded])
     else:
         mask = np.zeros(grey.shape, dtype=np.uint8)
