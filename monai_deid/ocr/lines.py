@@ -38,15 +38,16 @@ _SAME_LINE_IOU = 0.6
 
 
 def line_boxes(components: Sequence[StrokeComponent], shape: tuple[int, int]) -> tuple[list[Box], list[CandidateArea]]:
-    """The single text lines to read directly, and the line-like areas the detector must still read.
+    """The text lines to read directly, and the areas of large text the detector reads.
 
     Args:
         components: the stroke components of one frame (:func:`monai_deid.ocr.candidates.stroke_components`).
         shape: ``(rows, columns)`` of the frame.
 
     Returns:
-        ``(lines, areas)``: line boxes (ink extent, end-exclusive) and padded detector areas for stacked lines
-        that could not be split. Components that do not look like text are in neither.
+        ``(lines, areas)``: line boxes (ink extent, end-exclusive; stacked lines split where they can be, read whole
+        where not) and padded detector areas for text taller than ``DIRECT_MAX_HEIGHT``. Components that do not look
+        like text are in neither.
     """
     lines: list[Box] = []
     areas: list[CandidateArea] = []
