@@ -12,7 +12,7 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["Box", "box_union", "boxes_overlap", "craft_boxes", "iou"]
+__all__ = ["Box", "box_union", "boxes_overlap", "craft_boxes", "grown", "iou"]
 
 #: ``(x0, y0, x1, y1)``, end-exclusive, integer pixels.
 Box = tuple[int, int, int, int]
@@ -96,3 +96,9 @@ def boxes_overlap(a: Box, b: Box, gap: int = 0) -> bool:
 def box_union(a: Box, b: Box) -> Box:
     """The smallest box holding both."""
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def grown(box: Box, shape: tuple[int, int], margin: int) -> Box:
+    """``box`` grown by ``margin`` pixels on every side, clipped to an image of ``shape`` ``(rows, columns)``."""
+    h, w = shape
+    return (max(0, box[0] - margin), max(0, box[1] - margin), min(w, box[2] + margin), min(h, box[3] + margin))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from monai_deid.ocr.boxes import Box, box_union, boxes_overlap
+from monai_deid.ocr.boxes import Box, box_union, boxes_overlap, grown
 
 __all__ = [
     "COARSE_SCALE",
@@ -31,6 +31,7 @@ __all__ = [
     "stroke_components",
     "stroke_responses",
     "upscale_for",
+    "with_context",
 ]
 
 # Strokes narrower than this many pixels respond fully (text up to roughly 6x this height).
@@ -79,7 +80,8 @@ class StrokeComponent:
         chars: number of stroke clusters inside.
         scale: resize factor the detector would read it at (see :func:`_scale`); ``COARSE_SCALE`` when the
             component does not look like text lines.
-        rows: stroke pixels per row of the box (stacked lines are split where it is zero).
+        rows: stroke pixels per row of the box (stacked lines are split where it is zero); empty when the
+            component does not look like text.
     """
 
     box: Box
@@ -158,7 +160,7 @@ def candidate_areas(
 ) -> list[CandidateArea]:
     """The detector areas of stroke components: padded, merged per resize factor, contained ones dropped."""
     h, w = shape
-    lines = [CandidateArea(_pad(c.box, shape, max(8, (c.box[3] - c.box[1]) // 2)), c.scale) for c in components]
+    lines = [CandidateArea(with_context(c.box, shape), c.scale) for c in components]
     areas: list[CandidateArea] = []
     # Areas of different upscales are kept apart so that small text inside a large stroke area (speckle, anatomy)
     # does not make the detector upscale the whole large area.
@@ -174,9 +176,9 @@ def candidate_areas(
     ]
 
 
-def _pad(box: Box, shape: tuple[int, int], margin: int) -> Box:
-    h, w = shape
-    return (max(0, box[0] - margin), max(0, box[1] - margin), min(w, box[2] + margin), min(h, box[3] + margin))
+def with_context(box: Box, shape: tuple[int, int]) -> Box:
+    """``box`` padded by about half a line height (at least 8 pixels) of context for the detector."""
+    return grown(box, shape, max(8, (box[3] - box[1]) // 2))
 
 
 def _contains(outer: Box, inner: Box) -> bool:
@@ -200,8 +202,10 @@ def mask_components(mask: np.ndarray, within: np.ndarray | None = None) -> list[
         char_height, chars = char_stats.get(int(k), (bh, 1))
         # The dilation grew the component by ``reach`` pixels left and right: the box is the ink's.
         box = (x + reach, y, max(x + reach + 1, x + bw - reach), y + bh)
-        rows = _row_profile(mask[y : y + bh, x : x + bw], own)
-        out.append(StrokeComponent(box, char_height, chars, _scale(bw, bh, char_height, chars), rows))
+        scale = _scale(bw, bh, char_height, chars)
+        # Only text-like components are ever split into lines.
+        rows = _row_profile(mask[y : y + bh, x : x + bw], own) if scale != COARSE_SCALE else ()
+        out.append(StrokeComponent(box, char_height, chars, scale, rows))
     return out
 
 

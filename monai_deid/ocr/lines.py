@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monai_deid.ocr.boxes import Box, box_union, iou
-from monai_deid.ocr.candidates import CandidateArea, StrokeComponent, upscale_for
+from monai_deid.ocr.boxes import Box, box_union, grown, iou
+from monai_deid.ocr.candidates import CandidateArea, StrokeComponent, upscale_for, with_context
 
 __all__ = ["DIRECT_MAX_HEIGHT", "DIRECT_MIN_CONFIDENCE", "doubt_area", "doubtful", "line_boxes"]
 
@@ -57,7 +57,7 @@ def line_boxes(components: Sequence[StrokeComponent], shape: tuple[int, int]) ->
             continue
         if comp.char_height > DIRECT_MAX_HEIGHT:
             scale = max(_MIN_DETECTOR_SCALE, _DETECTOR_CHAR_HEIGHT / comp.char_height)
-            areas.append(CandidateArea(_pad(comp.box, shape, max(8, comp.char_height // 2)), scale))
+            areas.append(CandidateArea(grown(comp.box, shape, max(8, comp.char_height // 2)), scale))
         else:
             lines.extend(_split_rows(comp) or [comp.box])
     return _distinct(lines), areas
@@ -74,7 +74,7 @@ def doubtful(text: str, confidence: float) -> bool:
 def doubt_area(box: Box, shape: tuple[int, int]) -> CandidateArea:
     """The detector area that checks a direct reading of low confidence: the line with context, upscaled as needed."""
     height = box[3] - box[1]
-    return CandidateArea(_pad(box, shape, max(8, height // 2)), upscale_for(height))
+    return CandidateArea(with_context(box, shape), upscale_for(height))
 
 
 def _split_rows(comp: StrokeComponent) -> list[Box] | None:
@@ -120,8 +120,3 @@ def _distinct(boxes: list[Box]) -> list[Box]:
         else:
             kept[same] = box_union(kept[same], box)
     return kept
-
-
-def _pad(box: Box, shape: tuple[int, int], margin: int) -> Box:
-    h, w = shape
-    return (max(0, box[0] - margin), max(0, box[1] - margin), min(w, box[2] + margin), min(h, box[3] + margin))

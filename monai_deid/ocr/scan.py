@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from monai_deid.ocr.boxes import Box, box_union, iou
-from monai_deid.ocr.candidates import CandidateArea, candidate_areas, stroke_components, upscale_for
+from monai_deid.ocr.boxes import Box, box_union, grown, iou
+from monai_deid.ocr.candidates import CandidateArea, candidate_areas, stroke_components, upscale_for, with_context
 from monai_deid.ocr.dedup import changed_mask, distinct_frames, unchanged
 from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
 from monai_deid.ocr.lines import DIRECT_MIN_CONFIDENCE, doubt_area, doubtful, line_boxes
@@ -156,19 +156,14 @@ def _read_detected(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[
 
 def _ink_box(box: Box, shape: tuple[int, int]) -> Box:
     # One pixel around the stroke pixels: the faint anti-aliased edge of the glyphs lies below the stroke threshold.
-    return _grown(box, shape, 1, 1)
+    return grown(box, shape, 1)
 
 
 def _line_crop(grey: np.ndarray, box: Box) -> np.ndarray:
     """The recogniser's view of one line: the ink with a quarter line of background around it, as CRAFT boxes have."""
     height = box[3] - box[1]
-    x0, y0, x1, y1 = _grown(box, grey.shape, max(2, height // 4), max(2, height // 4))
+    x0, y0, x1, y1 = grown(box, grey.shape, max(2, height // 4))
     return grey[y0:y1, x0:x1]
-
-
-def _grown(box: Box, shape: tuple[int, int], dx: int, dy: int) -> Box:
-    h, w = shape
-    return (max(0, box[0] - dx), max(0, box[1] - dy), min(w, box[2] + dx), min(h, box[3] + dy))
 
 
 def _drop_coarse_duplicates(readings: list[tuple[Reading, float]]) -> list[Reading]:
@@ -246,7 +241,7 @@ def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int 
         # Reference lines whose pixels changed are read again on this frame, even if the stroke test saw nothing.
         redo = [r.box for r in ref_readings if r not in kept]
         if settings.detector == "craft":
-            areas = [CandidateArea(_padded(b, frame.shape), upscale_for(b[3] - b[1])) for b in redo]
+            areas = [CandidateArea(with_context(b, frame.shape), upscale_for(b[3] - b[1])) for b in redo]
             work = FrameWork(frame, [*work.areas, *areas], work.lines)
         else:
             work = FrameWork(frame, work.areas, [*work.lines, *(b for b in redo if b not in work.lines)])
@@ -256,12 +251,6 @@ def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int 
     for index, readings in zip(firsts[1:], read_frames(jobs, settings), strict=True):
         per_frame[index] = per_frame[index] + readings
     return _merge(per_frame, groups)
-
-
-def _padded(box: Box, shape: tuple[int, int]) -> Box:
-    margin = max(8, (box[3] - box[1]) // 2)
-    h, w = shape
-    return (max(0, box[0] - margin), max(0, box[1] - margin), min(w, box[2] + margin), min(h, box[3] + margin))
 
 
 def _same_text(a: str, b: str) -> bool:

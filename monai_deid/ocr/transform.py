@@ -13,7 +13,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
-from monai_deid.ocr.boxes import Box
+from monai_deid.ocr.boxes import Box, grown
 from monai_deid.ocr.candidates import CandidateArea, upscale_for
 from monai_deid.ocr.engine import EngineSettings, clear_reading_cache
 from monai_deid.ocr.scan import FrameWork, plan_frame, read_frames, scan_frames
@@ -185,16 +185,12 @@ def read_text_in_areas(
     if not boxes:
         return []
     grey = ocr_view_frames(image[:, frame : frame + 1], header)[0]
-    h, w = grey.shape
-    padded = [
-        (max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)) for x0, y0, x1, y1 in boxes
-    ]
     settings = EngineSettings(device=device, detector=detector)
     if settings.detector == "craft":
-        work = FrameWork(grey, [CandidateArea(box, upscale_for(box[3] - box[1] - 2 * margin)) for box in padded])
+        work = FrameWork(grey, [CandidateArea(grown(b, grey.shape, margin), upscale_for(b[3] - b[1])) for b in boxes])
     else:
         mask = np.zeros(grey.shape, dtype=np.uint8)
-        for x0, y0, x1, y1 in padded:
+        for x0, y0, x1, y1 in (grown(b, grey.shape, margin) for b in boxes):
             mask[y0:y1, x0:x1] = 1
         work = plan_frame(grey, settings, within=mask)
     return [TextRegion((frame,), r.box, r.text, r.confidence) for r in read_frames([work], settings)[0]]
