@@ -242,6 +242,8 @@ KEEP_ROWS = [
     "CINE 0118",
     # acquisition parameters, with and without OCR noise
     "28Hz",
+    "20h",  # "20Hz" read without its z (ALOKA); hours are a unit like days and weeks
+    "24H",
     "11cm",
     "Gn 60",
     "C 61",

@@ -31,6 +31,10 @@ from monai_deid.regions import TextRegion
 
 __all__ = ["FrameWork", "Reading", "plan_frame", "read_frames", "scan_frames"]
 
+# A doubtful direct reading, or a line the detector finds, this much covered by sure direct readings of the same
+# frame adds nothing: a stack of lines read whole (and garbled) when each of its lines was also read on its own.
+_EXPLAINED = 0.8
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -91,16 +95,18 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
         per frame, the lines read, boxes in frame pixels.
     """
     direct = _read_direct(jobs, settings)
+    sure = [[(r, scale) for r, scale in mine if r.confidence >= DIRECT_MIN_CONFIDENCE] for mine in direct]
     detector_jobs = []
-    for work, readings in zip(jobs, direct, strict=True):
-        checks = [doubt_area(r.box, work.grey.shape) for r, _ in readings if doubtful(r.text, r.confidence)]
+    for work, readings, known in zip(jobs, direct, sure, strict=True):
+        known_boxes = [r.box for r, _ in known]
+        checks = [
+            doubt_area(r.box, work.grey.shape)
+            for r, _ in readings
+            if doubtful(r.text, r.confidence) and _union_cover(r.box, known_boxes) < _EXPLAINED
+        ]
         detector_jobs.append(FrameWork(work.grey, [*work.areas, *checks]))
-    detected = _read_detected(detector_jobs, settings)
-    out = []
-    for mine, more in zip(direct, detected, strict=True):
-        sure = [(r, scale) for r, scale in mine if r.confidence >= DIRECT_MIN_CONFIDENCE]
-        out.append(_drop_repeats(_drop_coarse_duplicates(sure + more)))
-    return out
+    detected = _read_detected(detector_jobs, settings, [[r.box for r, _ in known] for known in sure])
+    return [_drop_repeats(_drop_coarse_duplicates(k + more)) for k, more in zip(sure, detected, strict=True)]
 
 
 def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[tuple[Reading, float]]]:
@@ -117,8 +123,14 @@ def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[li
     return out
 
 
-def _read_detected(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[tuple[Reading, float]]]:
-    """Run the detector in every job's areas and recognise the lines it finds, each batched over all jobs."""
+def _read_detected(
+    jobs: Sequence[FrameWork], settings: EngineSettings, known: Sequence[Sequence[Box]] | None = None
+) -> list[list[tuple[Reading, float]]]:
+    """Run the detector in every job's areas and recognise the lines it finds, each batched over all jobs.
+
+    A line the detector finds inside a line already read surely on the same frame (``known``, per job) is not read
+    again: its pixels are that reading's.
+    """
     crops, placements = [], []
     for job, work in enumerate(jobs):
         for area in work.areas:
@@ -141,6 +153,8 @@ def _read_detected(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[
                 min(grey.shape[1], ox + math.ceil(line.x1 / scale)),
                 min(grey.shape[0], oy + math.ceil(line.y1 / scale)),
             )
+            if known and any(_covered(box, k) >= _EXPLAINED for k in known[job]):
+                continue
             line_boxes.append((job, box, scale))
             # Read at the larger of the two resolutions: never from a shrunken crop.
             if scale < 1:

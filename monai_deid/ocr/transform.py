@@ -63,7 +63,8 @@ class DetectBurnedInText(Transform):
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the networks run.
-        detector_half: run the detector in float16 on CUDA (ignored on CPU).
+        half: run the networks' convolutions in float16 where the hardware has native float16 (CUDA, or a
+            CPU with AVX512-FP16 / AMX-FP16; see :class:`EngineSettings`).
         batch_size: images per detector forward and line crops per recogniser forward.
         min_contrast: smallest stroke contrast (grey levels of the OCR view) treated as possible text; lower finds
             fainter text and costs more detector time.
@@ -82,7 +83,7 @@ class DetectBurnedInText(Transform):
     def __init__(
         self,
         device: str = "cpu",
-        detector_half: bool = True,
+        half: bool = True,
         batch_size: int = 16,
         min_contrast: int = 16,
         text_threshold: float = 0.7,
@@ -90,9 +91,7 @@ class DetectBurnedInText(Transform):
         link_threshold: float = 0.4,
         detector: str = "auto",
     ) -> None:
-        self.settings = EngineSettings(
-            device, detector_half, batch_size, text_threshold, low_text, link_threshold, detector
-        )
+        self.settings = EngineSettings(device, half, batch_size, text_threshold, low_text, link_threshold, detector)
         self.min_contrast = min_contrast
 
     def __call__(self, image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None = None) -> list[TextRegion]:
@@ -117,7 +116,7 @@ class DetectBurnedInTextd(MapTransform):
     Args:
         keys: keys of the images to scan.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        detector_half: run the detector in float16 on CUDA.
+        half: float16 convolutions where the hardware has native float16.
         batch_size: images per detector forward and line crops per recogniser forward.
         min_contrast: smallest stroke contrast (grey levels) treated as possible text.
         text_threshold: CRAFT region score a blob must reach to be text.
@@ -133,7 +132,7 @@ class DetectBurnedInTextd(MapTransform):
         self,
         keys: KeysCollection = "image",
         device: str = "cpu",
-        detector_half: bool = True,
+        half: bool = True,
         batch_size: int = 16,
         min_contrast: int = 16,
         text_threshold: float = 0.7,
@@ -144,7 +143,7 @@ class DetectBurnedInTextd(MapTransform):
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.detector = DetectBurnedInText(
-            device, detector_half, batch_size, min_contrast, text_threshold, low_text, link_threshold, detector
+            device, half, batch_size, min_contrast, text_threshold, low_text, link_threshold, detector
         )
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
