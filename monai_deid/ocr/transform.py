@@ -188,8 +188,15 @@ def read_text_in_areas(
     if settings.detector == "craft":
         work = FrameWork(grey, [CandidateArea(grown(b, grey.shape, margin), upscale_for(b[3] - b[1])) for b in boxes])
     else:
-        mask = np.zeros(grey.shape, dtype=np.uint8)
+        # One stroke test per area: over all at once it would search their bounding box (the whole frame, for the
+        # top and bottom header bands).
+        lines: list[Box] = []
+        areas: list[CandidateArea] = []
         for x0, y0, x1, y1 in (grown(b, grey.shape, margin) for b in boxes):
+            mask = np.zeros(grey.shape, dtype=np.uint8)
             mask[y0:y1, x0:x1] = 1
-        work = plan_frame(grey, settings, within=mask)
+            plan = plan_frame(grey, settings, within=mask)
+            lines += [line for line in plan.lines if line not in lines]
+            areas += plan.areas
+        work = FrameWork(grey, areas, lines)
     return [TextRegion((frame,), r.box, r.text, r.confidence) for r in read_frames([work], settings)[0]]
