@@ -66,8 +66,8 @@ class EngineSettings:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         half: run the convolutions in float16 where the hardware computes float16 natively: CRAFT under autocast on
             CUDA; CRAFT and the recogniser's VGG features as channels-last float16 modules on a CPU with AVX512-FP16
-            or AMX-FP16 (5x and 2x faster there; elsewhere the CPU stays float32). The recogniser's LSTM stays float32
-            everywhere: it is the part reported to drift in half precision.
+            or AMX-FP16, its LSTMs too (CRAFT 5x and recognition 3x faster there; elsewhere the CPU stays float32).
+            The recogniser's LSTMs stay float32 on CUDA, as EasyOCR runs them.
         batch_size: images per detector forward and crops per recogniser forward.
         text_threshold: CRAFT region score a blob must reach to count as text (EasyOCR's default 0.7).
         low_text: CRAFT region score that belongs to a blob (EasyOCR's default 0.4).
@@ -181,13 +181,14 @@ def networks(settings: EngineSettings) -> Networks:
 
     On CUDA these are EasyOCR's own modules (the detector is autocast to float16 per call when ``half``). On CPU:
 
-    - with ``half`` on a CPU with native float16 (:func:`cpu_has_native_half`), CRAFT and the recogniser's VGG
-      features run as channels-last float16 copies (:class:`_HalfChannelsLast`): on this project's Xeon, 5x faster
-      for CRAFT with score maps within 0.005 of float32, 2x for recognition with readings as close to float32 as
-      oneDNN's own float32 kernels are;
+    - with ``half`` on a CPU with native float16 (:func:`cpu_has_native_half`), CRAFT, the recogniser's VGG features
+      and its LSTMs run as float16 copies (:class:`_Float16`; convolutions channels-last). On this project's Xeon:
+      CRAFT 5x faster with score maps within 0.005 of float32; recognition 3x faster, with no reading changed
+      by the float16 LSTMs on the benchmark's 218 line crops (confidences within 0.009);
     - otherwise CRAFT runs as shipped and the VGG features as oneDNN float32 modules (:class:`_OneDnnFeatures`).
 
-    The recogniser's LSTM and prediction layer stay float32 (EasyOCR quantises them on CPU; see :func:`get_reader`).
+    The recogniser's prediction layer stays float32, and so do the LSTMs on CUDA and on other CPUs (EasyOCR
+    quantises them on CPU; see :func:`get_reader`).
 
     Args:
         settings: engine settings (``device`` and ``half`` are used).
@@ -203,8 +204,9 @@ def networks(settings: EngineSettings) -> Networks:
             recognizer = copy.copy(recognizer)
             recognizer._modules = dict(recognizer._modules)
             if half:
-                detector = _HalfChannelsLast(detector)
-                recognizer.FeatureExtraction = _HalfChannelsLast(features)
+                detector = _Float16(detector, channels_last=True)
+                recognizer.FeatureExtraction = _Float16(features, channels_last=True)
+                recognizer.SequenceModeling = _Float16(recognizer.SequenceModeling)
             else:
                 recognizer.FeatureExtraction = _OneDnnFeatures.wrap(features)
         with _LOCK:
@@ -212,17 +214,18 @@ def networks(settings: EngineSettings) -> Networks:
     return _NETWORKS[key]
 
 
-class _HalfChannelsLast(torch.nn.Module):
-    """A float16, channels-last copy of a convolutional module for CPUs with native float16: oneDNN then runs its
-    convolutions on AVX512-FP16 / AMX kernels. Takes and returns float32 (the first output, for modules returning a
+class _Float16(torch.nn.Module):
+    """A float16 copy of a module for CPUs with native float16: oneDNN then runs it on AVX512-FP16 / AMX kernels
+    (convolutions want ``channels_last``). Takes and returns float32 (the first output, for modules returning a
     tuple such as CRAFT's ``(score maps, features)``)."""
 
-    def __init__(self, module: torch.nn.Module) -> None:
+    def __init__(self, module: torch.nn.Module, channels_last: bool = False) -> None:
         super().__init__()
-        self.module = copy.deepcopy(module).eval().to(torch.float16).to(memory_format=torch.channels_last)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.module = copy.deepcopy(module).eval().to(torch.float16).to(memory_format=self.memory_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple:
-        out = self.module(x.to(torch.float16).contiguous(memory_format=torch.channels_last))
+        out = self.module(x.to(torch.float16).contiguous(memory_format=self.memory_format))
         if isinstance(out, tuple):
             return (out[0].float(), *out[1:])
         return out.float()
