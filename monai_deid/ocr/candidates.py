@@ -187,6 +187,15 @@ def _contains(outer: Box, inner: Box) -> bool:
 
 def mask_components(mask: np.ndarray, within: np.ndarray | None = None) -> list[StrokeComponent]:
     """The joined components of a stroke mask tall enough to be text, with their character statistics."""
+    # High contrast levels leave most of a frame empty: label only the stroke pixels' bounding box.
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return []
+    rows, cols = mask.shape
+    x0, x1 = max(0, x - _JOIN), min(cols, x + w + _JOIN)
+    if (x0, y, x1, y + h) != (0, 0, cols, rows):
+        found = mask_components(mask[y : y + h, x0:x1], None if within is None else within[y : y + h, x0:x1])
+        return [replace(c, box=(c.box[0] + x0, c.box[1] + y, c.box[2] + x0, c.box[3] + y)) for c in found]
     # Join the characters of a line (gaps up to ~1 character) but not stacked lines.
     joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (_JOIN, 1)))
     _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
