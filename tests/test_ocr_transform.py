@@ -9,10 +9,13 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from monai.transforms import Compose
 
 from monai_deid.io import LoadDicomWithMeta, LoadDicomWithMetad
 from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd, EngineSettings, read_text_in_areas
+from monai_deid.ocr.engine import cpu_has_native_half, networks
+from monai_deid.ocr.lines import doubtful
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file
 from tests.ocr_dicom import FORMATS, write_dicom
@@ -64,6 +67,27 @@ def test_detector_mode_follows_the_device():
     assert EngineSettings(device="cpu", detector="craft").detector == "craft"
     with pytest.raises(ValueError, match="detector"):
         EngineSettings(detector="tesseract")
+
+
+def test_float16_networks_read_real_text_as_float32_does():
+    # On a CPU with native float16 the networks run in float16 (elsewhere both settings are the same float32 path):
+    # the speed must not cost readings.
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("US1_UNCR.dcm"))
+
+    regions = {half: DetectBurnedInText(half=half)(image, header) for half in (True, False)}
+
+    sure = {half: {(r.text, r.box) for r in found if r.confidence >= 0.5} for half, found in regions.items()}
+    assert len(sure[False]) >= 15
+    assert len(sure[True] ^ sure[False]) <= 2
+    halved = networks(EngineSettings(half=True)).recognizer.SequenceModeling
+    assert next(halved.parameters()).dtype == (torch.float16 if cpu_has_native_half() else torch.float32)
+
+
+def test_only_unsure_readings_of_text_go_to_the_detector():
+    assert doubtful("SMITH JOHN", 0.09)  # text too poor to read directly
+    assert not doubtful("SMITH JOHN", 0.6)  # sure
+    assert not doubtful("S", 0.09)  # one character identifies nobody
+    assert not doubtful("Men", 0.01)  # the recogniser's reading of anatomy
 
 
 def _best(regions, wanted: str) -> float:
