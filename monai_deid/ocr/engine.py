@@ -187,8 +187,8 @@ def networks(settings: EngineSettings) -> Networks:
       by the float16 LSTMs on the benchmark's 218 line crops (confidences within 0.009);
     - otherwise CRAFT runs as shipped and the VGG features as oneDNN float32 modules (:class:`_OneDnnFeatures`).
 
-    The recogniser's prediction layer stays float32, and so do the LSTMs on CUDA and on other CPUs (EasyOCR
-    quantises them on CPU; see :func:`get_reader`).
+    The recogniser's prediction layer stays float32, and so do its LSTMs on CUDA and on other CPUs (not EasyOCR's
+    int8 LSTMs: see :func:`get_reader`).
 
     Args:
         settings: engine settings (``device`` and ``half`` are used).
@@ -200,15 +200,13 @@ def networks(settings: EngineSettings) -> Networks:
         reader = get_reader(device)
         detector, recognizer = _bare(reader.detector), _bare(reader.recognizer)
         if device == "cpu":
-            features = recognizer.FeatureExtraction
-            recognizer = copy.copy(recognizer)
-            recognizer._modules = dict(recognizer._modules)
+            recognizer = copy.deepcopy(recognizer)
             if half:
                 detector = _Float16(detector, channels_last=True)
-                recognizer.FeatureExtraction = _Float16(features, channels_last=True)
+                recognizer.FeatureExtraction = _Float16(recognizer.FeatureExtraction, channels_last=True)
                 recognizer.SequenceModeling = _Float16(recognizer.SequenceModeling)
             else:
-                recognizer.FeatureExtraction = _OneDnnFeatures.wrap(features)
+                recognizer.FeatureExtraction = _OneDnnFeatures.wrap(recognizer.FeatureExtraction)
         with _LOCK:
             _NETWORKS.setdefault(key, Networks(detector, recognizer))
     return _NETWORKS[key]

@@ -124,7 +124,7 @@ def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[li
 
 
 def _read_detected(
-    jobs: Sequence[FrameWork], settings: EngineSettings, known: Sequence[Sequence[Box]] | None = None
+    jobs: Sequence[FrameWork], settings: EngineSettings, known: Sequence[Sequence[Box]]
 ) -> list[list[tuple[Reading, float]]]:
     """Run the detector in every job's areas and recognise the lines it finds, each batched over all jobs.
 
@@ -153,7 +153,7 @@ def _read_detected(
                 min(grey.shape[1], ox + math.ceil(line.x1 / scale)),
                 min(grey.shape[0], oy + math.ceil(line.y1 / scale)),
             )
-            if known and any(_covered(box, k) >= _EXPLAINED for k in known[job]):
+            if any(_covered(box, k) >= _EXPLAINED for k in known[job]):
                 continue
             line_boxes.append((job, box, scale))
             # Read at the larger of the two resolutions: never from a shrunken crop.
