@@ -67,7 +67,9 @@ class EngineSettings:
         half: run the convolutions in float16 where the hardware computes float16 natively: CRAFT under autocast on
             CUDA; CRAFT and the recogniser's VGG features as channels-last float16 modules on a CPU with AVX512-FP16
             or AMX-FP16, its LSTMs too (CRAFT 5x and recognition 3x faster there; elsewhere the CPU stays float32).
-            The recogniser's LSTMs stay float32 on CUDA, as EasyOCR runs them.
+            The recogniser's LSTMs stay float32 on CUDA, as EasyOCR runs them. A few low-confidence readings can
+            differ between CPUs with and without native float16: on a mixed cluster, ``half=False`` reads through
+            the same float32 path everywhere.
         batch_size: images per detector forward and crops per recogniser forward.
         text_threshold: CRAFT region score a blob must reach to count as text (EasyOCR's default 0.7).
         low_text: CRAFT region score that belongs to a blob (EasyOCR's default 0.4).
