@@ -124,6 +124,7 @@ def build_deid_transforms(
         "retained_keywords": retained_keywords(scrub),
         "check_uids": not scrub.get("retain_uids", False),
         "detector": (detect or {}).get("detector", "auto"),
+        "half": (detect or {}).get("half", True),
         **(verify or {}),
     }
     transforms += [ScrubMetadatad(key, mapping=mapping, **scrub), VerifyDeidentifiedd(key, **verify_kwargs)]

@@ -169,6 +169,7 @@ class VerifyDeidentified(Transform):
         retained_keywords: attributes the user chose to keep (their values are not leaks).
         check_uids: look for original UIDs in the header (off when Retain UIDs is on).
         detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"`` (see ``DetectBurnedInText``).
+        half: float16 networks where the hardware computes float16 natively (see ``DetectBurnedInText``).
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -180,9 +181,11 @@ class VerifyDeidentified(Transform):
         retained_keywords: Collection[str] = (),
         check_uids: bool = True,
         detector: str = "auto",
+        half: bool = True,
     ) -> None:
         self.device = device
         self.detector = detector
+        self.half = half
         self.band_fraction = band_fraction
         self.retained_keywords = frozenset(retained_keywords)
         self.check_uids = check_uids
@@ -212,10 +215,14 @@ class VerifyDeidentified(Transform):
                         areas.setdefault(frame, []).append(region.box)
         readings: list[TextRegion] = []
         for frame, boxes in sorted(areas.items()):
-            readings += read_text_in_areas(image, frame, boxes, header, self.device, margin=2, detector="craft")
+            readings += read_text_in_areas(
+                image, frame, boxes, header, self.device, margin=2, detector="craft", half=self.half
+            )
         bands = [(0, 0, columns, band), (0, rows - band, columns, rows)]
         for frame in _distinct_frames(pixels[:, :, list(range(band)) + list(range(rows - band, rows))]):
-            readings += read_text_in_areas(image, frame, bands, header, self.device, margin=2, detector=self.detector)
+            readings += read_text_in_areas(
+                image, frame, bands, header, self.device, margin=2, detector=self.detector, half=self.half
+            )
         matcher = self._matcher(inventory)
         # As in ClassifyPHI: in a piece of a multi-word clinical term split over a line ("Gen" "OB"), a header value
         # made only of vocabulary words (a patient named "OB") is the term, not the value.
@@ -294,6 +301,7 @@ class VerifyDeidentifiedd(MapTransform):
         retained_keywords: attributes the user chose to keep.
         check_uids: look for original UIDs in the header.
         detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"``.
+        half: float16 networks where the hardware computes float16 natively.
         allow_missing_keys: don't raise if a key is missing.
     """
 
@@ -307,10 +315,11 @@ class VerifyDeidentifiedd(MapTransform):
         retained_keywords: Collection[str] = (),
         check_uids: bool = True,
         detector: str = "auto",
+        half: bool = True,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.verifier = VerifyDeidentified(device, band_fraction, retained_keywords, check_uids, detector)
+        self.verifier = VerifyDeidentified(device, band_fraction, retained_keywords, check_uids, detector, half)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)

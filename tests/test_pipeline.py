@@ -10,10 +10,11 @@ import pytest
 from pydicom.uid import UltrasoundImageStorage
 
 from monai_deid.audit import Status
-from monai_deid.ocr import DetectBurnedInText
-from monai_deid.pipeline import build_pipeline
+from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd
+from monai_deid.pipeline import build_deid_transforms, build_pipeline
 from monai_deid.runner import process_file
 from monai_deid.samples import SAMPLE_PATIENTS, make_dataset, render_text
+from monai_deid.verify import VerifyDeidentifiedd
 
 PATIENT = SAMPLE_PATIENTS[0]
 SECRET = {"secret": "pipeline-test-secret"}
@@ -70,3 +71,12 @@ def test_text_the_classifier_was_told_to_keep_is_caught_and_quarantined(ultrasou
     assert not _planted(record.reason)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))
     assert len(list((tmp_path / "quarantine").iterdir())) == 1
+
+
+def test_verifier_reads_with_the_detection_settings() -> None:
+    transforms = build_deid_transforms(detect={"detector": "craft", "half": False}, scrub={"generate_secret": True})
+
+    detect = next(t for t in transforms if isinstance(t, DetectBurnedInTextd)).detector.settings
+    verifier = next(t for t in transforms if isinstance(t, VerifyDeidentifiedd)).verifier
+    assert (detect.detector, detect.half) == ("craft", False)
+    assert (verifier.detector, verifier.half) == ("craft", False)

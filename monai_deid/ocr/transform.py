@@ -63,7 +63,7 @@ class DetectBurnedInText(Transform):
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the networks run.
-        half: run the networks' convolutions in float16 where the hardware has native float16 (CUDA, or a
+        half: run the networks in float16 where the hardware has native float16 (CUDA, or a
             CPU with AVX512-FP16 / AMX-FP16; see :class:`EngineSettings`).
         batch_size: images per detector forward and line crops per recogniser forward.
         min_contrast: smallest stroke contrast (grey levels of the OCR view) treated as possible text; lower finds
@@ -116,7 +116,7 @@ class DetectBurnedInTextd(MapTransform):
     Args:
         keys: keys of the images to scan.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        half: float16 convolutions where the hardware has native float16.
+        half: float16 networks where the hardware has native float16.
         batch_size: images per detector forward and line crops per recogniser forward.
         min_contrast: smallest stroke contrast (grey levels) treated as possible text.
         text_threshold: CRAFT region score a blob must reach to be text.
@@ -163,6 +163,7 @@ def read_text_in_areas(
     device: str = "cpu",
     margin: int = 8,
     detector: str = "auto",
+    half: bool = True,
 ) -> list[TextRegion]:
     """OCR only the given areas of one frame (e.g. the header bands, to check nothing identifying is left).
 
@@ -177,6 +178,7 @@ def read_text_in_areas(
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         margin: context pixels added around each area.
         detector: ``"auto"``, ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
+        half: float16 networks where the hardware computes float16 natively (see :class:`DetectBurnedInText`).
 
     Returns:
         the text lines found in those areas on that frame, boxes in stored-image pixels.
@@ -184,7 +186,7 @@ def read_text_in_areas(
     if not boxes:
         return []
     grey = ocr_view_frames(image[:, frame : frame + 1], header)[0]
-    settings = EngineSettings(device=device, detector=detector)
+    settings = EngineSettings(device=device, half=half, detector=detector)
     if settings.detector == "craft":
         work = FrameWork(grey, [CandidateArea(grown(b, grey.shape, margin), upscale_for(b[3] - b[1])) for b in boxes])
     else:
