@@ -19,6 +19,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -172,6 +173,7 @@ class Networks:
 _NETWORKS: dict[tuple[str, bool], Networks] = {}
 
 
+@cache
 def cpu_has_native_half() -> bool:
     """Whether this CPU computes float16 convolutions natively (AVX512-FP16 or AMX-FP16) in this PyTorch build."""
     supported = getattr(torch.ops.mkldnn, "_is_mkldnn_fp16_supported", None)
