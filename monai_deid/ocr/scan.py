@@ -96,16 +96,16 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
     """
     direct = _read_direct(jobs, settings)
     sure = [[(r, scale) for r, scale in mine if r.confidence >= DIRECT_MIN_CONFIDENCE] for mine in direct]
+    sure_boxes = [[r.box for r, _ in mine] for mine in sure]
     detector_jobs = []
-    for work, readings, known in zip(jobs, direct, sure, strict=True):
-        known_boxes = [r.box for r, _ in known]
+    for work, readings, known in zip(jobs, direct, sure_boxes, strict=True):
         checks = [
             doubt_area(r.box, work.grey.shape)
             for r, _ in readings
-            if doubtful(r.text, r.confidence) and _union_cover(r.box, known_boxes) < _EXPLAINED
+            if doubtful(r.text, r.confidence) and _union_cover(r.box, known) < _EXPLAINED
         ]
         detector_jobs.append(FrameWork(work.grey, [*work.areas, *checks]))
-    detected = _read_detected(detector_jobs, settings, [[r.box for r, _ in known] for known in sure])
+    detected = _read_detected(detector_jobs, settings, sure_boxes)
     return [_drop_repeats(_drop_coarse_duplicates(k + more)) for k, more in zip(sure, detected, strict=True)]
 
 
