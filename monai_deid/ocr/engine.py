@@ -65,9 +65,10 @@ class EngineSettings:
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        half: run the convolutions in float16 where the hardware computes float16 natively: CRAFT under autocast on
+        half: run the networks in float16 where the hardware computes float16 natively: CRAFT under autocast on
             CUDA; CRAFT and the recogniser's VGG features as channels-last float16 modules on a CPU with AVX512-FP16
-            or AMX-FP16, its LSTMs too (CRAFT 5x and recognition 3x faster there; elsewhere the CPU stays float32).
+            or AMX-FP16, its LSTMs too (CRAFT 5x and recognition 2.4x to 3x faster there; elsewhere the CPU stays
+            float32).
             The recogniser's LSTMs stay float32 on CUDA, as EasyOCR runs them. A few low-confidence readings can
             differ between CPUs with and without native float16: on a mixed cluster, ``half=False`` reads through
             the same float32 path everywhere.
@@ -187,7 +188,7 @@ def networks(settings: EngineSettings) -> Networks:
 
     - with ``half`` on a CPU with native float16 (:func:`cpu_has_native_half`), CRAFT, the recogniser's VGG features
       and its LSTMs run as float16 copies (:class:`_Float16`; convolutions channels-last). On this project's Xeon:
-      CRAFT 5x faster with score maps within 0.005 of float32; recognition 3x faster, with no reading changed
+      CRAFT 5x faster with score maps within 0.005 of float32; recognition 2.4x to 3x faster, with no reading changed
       by the float16 LSTMs on the benchmark's 218 line crops (confidences within 0.009);
     - otherwise CRAFT runs as shipped and the VGG features as oneDNN float32 modules (:class:`_OneDnnFeatures`).
 
