@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from monai_deid.ocr.boxes import craft_boxes
+from monai_deid.ocr.fusion import fused_for_inference
 from monai_deid.ocr.mosaic import Mosaic, pack
 
 __all__ = [
@@ -203,15 +204,18 @@ def networks(settings: EngineSettings) -> Networks:
     key = (device, half)
     if key not in _NETWORKS:
         reader = get_reader(device)
-        detector, recognizer = _bare(reader.detector), _bare(reader.recognizer)
+        # EasyOCR builds its recogniser in training mode (batch norms on batch statistics) and calls eval() before
+        # each of its own uses: do it once here.
+        detector, recognizer = _bare(reader.detector).eval(), _bare(reader.recognizer).eval()
         if device == "cpu":
-            recognizer = copy.deepcopy(recognizer)
+            features = recognizer.FeatureExtraction
+            recognizer = fused_for_inference(recognizer)
             if half:
-                detector = _Float16(detector, channels_last=True)
+                detector = _Float16(fused_for_inference(detector), channels_last=True)
                 recognizer.FeatureExtraction = _Float16(recognizer.FeatureExtraction, channels_last=True)
                 recognizer.SequenceModeling = _Float16(recognizer.SequenceModeling)
             else:
-                recognizer.FeatureExtraction = _OneDnnFeatures.wrap(recognizer.FeatureExtraction)
+                recognizer.FeatureExtraction = _OneDnnFeatures.wrap(features)
         with _LOCK:
             _NETWORKS.setdefault(key, Networks(detector, recognizer))
     return _NETWORKS[key]

@@ -1,0 +1,144 @@
+"""Inference forms of EasyOCR's convolution stacks for the CPU: batch norm folded, ReLU fused, max pooling as maxima.
+
+On a CPU, a float16 channels-last network spends much of its time outside its convolutions: each batch norm and ReLU
+is a pass over the whole activation, and PyTorch's max pooling computes indices nobody needs (a ``(2, 1)`` pooling of
+a float16 channels-last tensor is its slowest operator on this project's Xeon). :func:`fused_for_inference` rewrites
+every ``nn.Sequential`` of a module: a convolution followed by batch norm gets the batch norm folded into its weights,
+a convolution followed by ReLU applies the ReLU inside oneDNN's convolution (``mkldnn._convolution_pointwise``, the
+kernel ``torch.compile`` fuses to), and a max pooling whose window equals its stride becomes elementwise maxima of
+strided views; an adaptive average pooling to one column becomes a mean. Layers that match none of these forms are
+kept as they are, so the network computes the same function, up to float rounding.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["fused_for_inference"]
+
+
+def fused_for_inference(module: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``module`` with its convolution stacks and poolings in their inference form.
+
+    Args:
+        module: a float32 network (its batch norms are folded in float32 before any cast).
+
+    Returns:
+        the rewritten copy; ``module`` itself is left unchanged.
+    """
+    fused = copy.deepcopy(module).eval()
+    if isinstance(fused, nn.Sequential):
+        return _fused_sequence(fused)
+    _fuse_children(fused)
+    return fused
+
+
+def _fuse_children(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, nn.Sequential):
+            setattr(module, name, _fused_sequence(child))
+        elif isinstance(child, nn.AdaptiveAvgPool2d) and child.output_size == (None, 1):
+            setattr(module, name, _LastDimMean())
+        else:
+            _fuse_children(child)
+
+
+def _fused_sequence(sequence: nn.Sequential) -> nn.Sequential:
+    layers = list(sequence.children())
+    out: list[nn.Module] = []
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        if isinstance(layer, nn.Conv2d) and isinstance(layer.padding, tuple):
+            weight, bias = layer.weight.detach(), layer.bias.detach() if layer.bias is not None else None
+            i += 1
+            if i < len(layers) and isinstance(layers[i], nn.BatchNorm2d):
+                weight, bias = _folded(weight, bias, layers[i])
+                i += 1
+            relu = i < len(layers) and isinstance(layers[i], nn.ReLU)
+            i += relu
+            out.append(_FusedConv(layer, weight, bias, relu))
+            continue
+        if isinstance(layer, nn.Sequential):
+            layer = _fused_sequence(layer)
+        elif _plain_pool(layer):
+            layer = _StridedMax(*_pair(layer.kernel_size))
+        else:
+            _fuse_children(layer)
+        out.append(layer)
+        i += 1
+    return nn.Sequential(*out)
+
+
+def _folded(weight: torch.Tensor, bias: torch.Tensor | None, norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Convolution weight and bias with the batch norm that follows it applied (inference statistics)."""
+    scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
+    shift = norm.bias.detach() - norm.running_mean * scale
+    bias = shift if bias is None else bias * scale + shift
+    return weight * scale.view(-1, 1, 1, 1), bias
+
+
+def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _plain_pool(layer: nn.Module) -> bool:
+    """A max pooling whose window is its stride, without padding, dilation or ceil mode."""
+    return (
+        isinstance(layer, nn.MaxPool2d)
+        and _pair(layer.kernel_size) == _pair(layer.stride or layer.kernel_size)
+        and _pair(layer.padding) == (0, 0)
+        and _pair(layer.dilation) == (1, 1)
+        and not layer.ceil_mode
+        and not layer.return_indices
+    )
+
+
+class _FusedConv(nn.Module):
+    """A convolution with its batch norm folded in and, optionally, its ReLU fused into oneDNN's kernel."""
+
+    def __init__(self, conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight.clone(), requires_grad=False)
+        self.bias = None if bias is None else nn.Parameter(bias.clone(), requires_grad=False)
+        self.stride, self.padding, self.dilation = list(conv.stride), list(conv.padding), list(conv.dilation)
+        self.groups = conv.groups
+        self.relu = relu
+        self.pointwise = relu and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pointwise and x.device.type == "cpu":
+            args = (self.padding, self.stride, self.dilation, self.groups, "relu", [], "")
+            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, *args)
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return torch.relu_(y) if self.relu else y
+
+
+class _StridedMax(nn.Module):
+    """Max pooling with window = stride as elementwise maxima of strided views (no indices computed)."""
+
+    def __init__(self, rows: int, columns: int) -> None:
+        super().__init__()
+        self.rows, self.columns = rows, columns
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height = x.shape[-2] // self.rows * self.rows
+        width = x.shape[-1] // self.columns * self.columns
+        rows, columns = range(self.rows), range(self.columns)
+        views = [x[..., r : height : self.rows, c : width : self.columns] for r in rows for c in columns]
+        out = torch.maximum(views[0], views[1]) if len(views) > 1 else views[0].clone()
+        for view in views[2:]:
+            torch.maximum(out, view, out=out)
+        return out
+
+
+class _LastDimMean(nn.Module):
+    """``nn.AdaptiveAvgPool2d((None, 1))`` as a mean over the last dimension (the recogniser pools a permuted,
+    non-contiguous tensor, which the adaptive pooling kernel reads slowly)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=-1, keepdim=True)

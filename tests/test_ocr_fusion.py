@@ -1,0 +1,49 @@
+"""The inference forms of EasyOCR's networks compute what the shipped networks compute."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from monai_deid.ocr.engine import get_reader
+from monai_deid.ocr.fusion import fused_for_inference
+
+
+def _layers(module: nn.Module, kind: type) -> int:
+    return sum(isinstance(m, kind) for m in module.modules())
+
+
+def test_fused_detector_matches_craft():
+    craft = get_reader("cpu").detector.eval()
+    fused = fused_for_inference(craft)
+    x = torch.rand(1, 3, 96, 160) * 4 - 2  # the normalised range of a grey image
+
+    with torch.inference_mode():
+        expected, got = craft(x)[0], fused(x)[0]
+
+    torch.testing.assert_close(got, expected, atol=2e-4, rtol=1e-3)
+    assert _layers(fused, nn.BatchNorm2d) == 0  # every batch norm follows a convolution and is folded into it
+    assert _layers(craft, nn.BatchNorm2d) > 0  # the original is untouched
+
+
+def test_fused_recogniser_matches_easyocr():
+    recogniser = get_reader("cpu").recognizer.eval()
+    fused = fused_for_inference(recogniser)
+    x = torch.rand(3, 1, 64, 203) * 2 - 1  # odd width: the floor of the strided poolings
+
+    with torch.inference_mode():
+        expected, got = recogniser(x, None), fused(x, None)
+
+    torch.testing.assert_close(got, expected, atol=2e-4, rtol=1e-3)
+    assert _layers(fused, nn.MaxPool2d) == 0 and _layers(fused, nn.AdaptiveAvgPool2d) == 0
+    assert torch.equal(got.argmax(dim=2), expected.argmax(dim=2))
+
+
+def test_pooling_that_is_not_window_equal_stride_is_kept():
+    block = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(2, 2, 1), nn.ReLU())
+    fused = fused_for_inference(block)
+    x = torch.rand(1, 2, 9, 9)
+
+    with torch.inference_mode():
+        torch.testing.assert_close(fused(x), block(x))
+    assert isinstance(fused[0], nn.MaxPool2d) and len(fused) == 2  # the ReLU went into the convolution
