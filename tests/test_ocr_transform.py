@@ -14,6 +14,7 @@ from monai.transforms import Compose
 
 from monai_deid.io import LoadDicomWithMeta, LoadDicomWithMetad
 from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd, EngineSettings, read_text_in_areas
+from monai_deid.ocr.boxes import iou
 from monai_deid.ocr.engine import cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful
 from monai_deid.regions import TextRegion
@@ -76,11 +77,20 @@ def test_float16_networks_read_real_text_as_float32_does():
 
     regions = {half: DetectBurnedInText(half=half)(image, header) for half in (True, False)}
 
-    sure = {half: {(r.text, r.box) for r in found if r.confidence >= 0.5} for half, found in regions.items()}
+    sure = {half: [r for r in found if r.confidence >= 0.5] for half, found in regions.items()}
     assert len(sure[False]) >= 15
-    assert len(sure[True] ^ sure[False]) <= 2
+    # The same text at the same place (a line read directly on one path may go through the detector on the other,
+    # which draws its box a few pixels apart).
+    unmatched = [
+        r for half in (True, False) for r in sure[half] if not any(_same_reading(r, o) for o in regions[not half])
+    ]
+    assert len(unmatched) <= 2
     halved = networks(EngineSettings(half=True)).recognizer.SequenceModeling
     assert next(halved.parameters()).dtype == (torch.float16 if cpu_has_native_half() else torch.float32)
+
+
+def _same_reading(a: TextRegion, b: TextRegion) -> bool:
+    return a.text == b.text and iou(a.box, b.box) >= 0.5
 
 
 def test_only_unsure_readings_of_text_go_to_the_detector():

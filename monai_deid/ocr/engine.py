@@ -56,6 +56,8 @@ _MAX_CACHED_READINGS = 4096
 _MEAN = (0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0)
 _STD = (0.229 * 255.0, 0.224 * 255.0, 0.225 * 255.0)
 _RECOGNIZER_HEIGHT = 64
+# Recogniser batches are padded to a multiple of this width (see ``_batches``).
+_WIDTH_STEP = 16
 # EasyOCR re-reads a crop with stretched contrast when the first reading's confidence is below this.
 _LOW_CONFIDENCE = 0.1
 
@@ -441,9 +443,8 @@ def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[
     resized = [_resized(c) for c in crops]
     order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
     results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-    for start in range(0, len(order), settings.batch_size):
-        chunk = order[start : start + settings.batch_size]
-        width = max(resized[i].shape[1] for i in chunk)
+    for chunk in _batches(order, settings.batch_size):
+        width = _bucket(max(resized[i].shape[1] for i in chunk))
         # Right-pad by repeating the last column, as EasyOCR's NormalizePAD does (the recogniser was trained on
         # padded lines: reading each crop only to its own end, with packed sequences, lost 2 of 135 matrix strings).
         batch = np.stack(
@@ -464,6 +465,26 @@ def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[
             conf = float(kept.prod() ** (2.0 / math.sqrt(len(kept)))) if kept.size else 0.0
             results[i] = (texts[row], conf)
     return results
+
+
+def _bucket(width: int) -> int:
+    """The batch width ``width`` is padded to: the next of 4 steps per octave (128, 160, 192, 224, 256, 320, ...)."""
+    if width <= 32:
+        return 32
+    octave = 1 << (width - 1).bit_length() - 3  # a quarter of the octave's top
+    return math.ceil(width / octave) * octave
+
+
+def _batches(order: list[int], batch_size: int) -> list[list[int]]:
+    """``order`` cut into batches of ``batch_size``, then of decreasing powers of two: with widths padded to
+    multiples of ``_WIDTH_STEP``, the tensor shapes repeat from image to image, and oneDNN prepares its kernels for
+    each new shape once (a new shape costs about as much as running it)."""
+    batches, start = [], 0
+    while start < len(order):
+        size = min(batch_size, 1 << ((len(order) - start).bit_length() - 1))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
 
 
 def _ignored_indices(reader) -> list[int]:
