@@ -274,9 +274,10 @@ def _bare(module: torch.nn.Module) -> torch.nn.Module:
 
 
 def _padded(image: np.ndarray) -> np.ndarray:
-    # CRAFT needs sides that are multiples of 32; replicate the border so the padding adds no edge.
+    # CRAFT needs sides that are multiples of 32; replicate the border so the padding adds no edge. Sides are rounded
+    # up further (see ``_craft_side``) so that canvas shapes repeat.
     h, w = image.shape
-    ph, pw = (-h) % 32, (-w) % 32
+    ph, pw = _craft_side(h) - h, _craft_side(w) - w
     if ph or pw:
         image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
     return image
@@ -473,6 +474,15 @@ def _bucket(width: int) -> int:
         return 32
     octave = 1 << (width - 1).bit_length() - 3  # a quarter of the octave's top
     return math.ceil(width / octave) * octave
+
+
+def _craft_side(size: int) -> int:
+    """A detector canvas side: a power of two up to 256 (doubt checks are small canvases of a few lines), then 4
+    steps per octave in multiples of 32. Each new canvas shape costs CRAFT's oneDNN kernels about 20 ms to prepare
+    on this project's CPU, more than reading a small canvas."""
+    if size <= 256:
+        return max(32, 1 << (size - 1).bit_length())
+    return math.ceil(_bucket(size) / 32) * 32
 
 
 def _batches(order: list[int], batch_size: int) -> list[list[int]]:
