@@ -76,7 +76,11 @@ class Allowlist:
                 else:
                     for term in items:
                         self._add_term(str(term), section)
-        self._fuzzy_terms = [t for t in self._single if len(t) >= _FUZZY_MIN - 1]
+        # A term one edit away from a reading is at most one character longer or shorter: per reading length, the
+        # terms that can be, in vocabulary order (the first near term gives the section).
+        fuzzy = [t for t in self._single if len(t) >= _FUZZY_MIN - 1]
+        lengths = {len(t) + d for t in fuzzy for d in (-1, 0, 1)}
+        self._fuzzy_terms = {n: [t for t in fuzzy if abs(len(t) - n) <= 1] for n in lengths}
 
     def _add_term(self, term: str, section: str) -> None:
         tokens = tuple(t.skel for t in tokenize(term))
@@ -105,8 +109,13 @@ class Allowlist:
             return joined
         if len(skel) >= _FUZZY_MIN:
             near = within_one_ocr_edit if as_read.isalpha() else within_one_edit
-            for term in self._fuzzy_terms:
-                if max(len(term), len(skel)) >= _FUZZY_MIN and near(term, skel):
+            for term in self._fuzzy_terms.get(len(skel), ()):
+                # one edit keeps the first or the last character: a cheap test before the edit check
+                if (
+                    (term[0] == skel[0] or term[-1] == skel[-1])
+                    and max(len(term), len(skel)) >= _FUZZY_MIN
+                    and near(term, skel)
+                ):
                     return self._single[term]
         return None
 
