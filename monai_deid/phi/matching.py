@@ -15,7 +15,7 @@ value and nothing else, so a preset ``"Gen OB"`` or a logo ``"PHILIPS"`` is not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 from .header_values import HeaderValue
@@ -45,6 +45,7 @@ class _Rendering(NamedTuple):
     tokens: tuple[str, ...]
     joined: str
     whole_value: bool
+    ends: frozenset[tuple[int, str]]  # (0, first character) and (-1, last character) of each token
 
 
 def _token_score(text_tok: str, value_tok: str, truncated: bool) -> float:
@@ -57,6 +58,12 @@ def _token_score(text_tok: str, value_tok: str, truncated: bool) -> float:
     if truncated and len(text_tok) >= 3 and not text_tok.isdigit() and value_tok.startswith(text_tok):
         return 0.9
     return 0.0
+
+
+def _ends(tokens: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for token in tokens:
+        yield (0, token[0])
+        yield (-1, token[-1])
 
 
 class HeaderMatcher:
@@ -86,7 +93,8 @@ class HeaderMatcher:
                 if tokens and tokens not in seen:
                     seen.add(tokens)
                     whole = hv.kind in _TEMPORAL or set(tokens) >= set(value_tokens)
-                    self._renderings.append(_Rendering(hv.keyword, hv.kind, tokens, "".join(tokens), whole))
+                    ends = frozenset(_ends(tokens))
+                    self._renderings.append(_Rendering(hv.keyword, hv.kind, tokens, "".join(tokens), whole, ends))
 
     def __bool__(self) -> bool:
         return bool(self._renderings)
@@ -97,8 +105,11 @@ class HeaderMatcher:
         if not tokens or not self._renderings:
             return []
         found = []
+        ends = set(_ends(t.skel for t in tokens))
         for r in self._renderings:
-            found += self._find_tokens(text, tokens, r)
+            # a token scores only against a value token with its first or last character (see _token_score)
+            if not ends.isdisjoint(r.ends):
+                found += self._find_tokens(text, tokens, r)
             found += self._find_joined(tokens, r)
         return sorted(found, key=lambda m: (-m.score, m.start))
 
