@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from monai_deid.ocr.engine import get_reader
+from monai_deid.ocr.engine import EngineSettings, get_reader, networks
 from monai_deid.ocr.fusion import fused_for_inference
 
 
@@ -47,3 +47,10 @@ def test_pooling_that_is_not_window_equal_stride_is_kept():
     with torch.inference_mode():
         torch.testing.assert_close(fused(x), block(x))
     assert isinstance(fused[0], nn.MaxPool2d) and len(fused) == 2  # the ReLU went into the convolution
+
+
+def test_networks_run_in_eval_mode():
+    # EasyOCR builds its recogniser in training mode (batch norms on batch statistics): a reading would then depend
+    # on the other crops of its batch, and every forward would move the running statistics.
+    built = networks(EngineSettings(half=False))
+    assert not any(m.training for net in (built.detector, built.recognizer) for m in net.modules())

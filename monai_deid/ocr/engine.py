@@ -204,9 +204,7 @@ def networks(settings: EngineSettings) -> Networks:
     key = (device, half)
     if key not in _NETWORKS:
         reader = get_reader(device)
-        # EasyOCR builds its recogniser in training mode (batch norms on batch statistics) and calls eval() before
-        # each of its own uses: do it once here.
-        detector, recognizer = _bare(reader.detector).eval(), _bare(reader.recognizer).eval()
+        detector, recognizer = _bare(reader.detector), _bare(reader.recognizer)
         if device == "cpu":
             features = recognizer.FeatureExtraction
             recognizer = fused_for_inference(recognizer)
@@ -216,8 +214,10 @@ def networks(settings: EngineSettings) -> Networks:
                 recognizer.SequenceModeling = _Float16(recognizer.SequenceModeling)
             else:
                 recognizer.FeatureExtraction = _OneDnnFeatures.wrap(features)
+        # EasyOCR builds its recogniser in training mode (batch norms on batch statistics) and calls eval() before
+        # each of its own uses: do it once here, wrappers included.
         with _LOCK:
-            _NETWORKS.setdefault(key, Networks(detector, recognizer))
+            _NETWORKS.setdefault(key, Networks(detector.eval(), recognizer.eval()))
     return _NETWORKS[key]
 
 
