@@ -25,9 +25,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import ray
 import ray.data
+import torch
 from ray.data import ActorPoolStrategy, DataContext
 
 from monai_deid.audit import AuditLog, AuditRecord, Status
@@ -53,6 +55,8 @@ class _DeidActor:
     def __init__(
         self, factory: Callable[..., Callable[[dict], dict]], kwargs: dict[str, Any], quarantine_dir: Path | None
     ) -> None:
+        # Ray holds an actor's torch to its CPUs (OMP_NUM_THREADS); OpenCV's stroke test gets the same share.
+        cv2.setNumThreads(torch.get_num_threads())
         self.pipeline = factory(**kwargs)
         self.quarantine_dir = quarantine_dir
 

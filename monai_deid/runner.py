@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import torch
 from tqdm import tqdm
 
@@ -173,8 +174,10 @@ _worker_pipeline: Callable[[dict], dict] | None = None
 
 def _init_worker(factory: Callable[..., Callable[[dict], dict]], kwargs: dict[str, Any], threads: int) -> None:
     global _worker_pipeline
-    # workers share the cores: each takes its share instead of every worker spawning one thread per core
+    # workers share the cores: each takes its share instead of every worker spawning one thread per core, in the
+    # networks (torch) and in the stroke test (OpenCV) alike
     torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
     _worker_pipeline = factory(**kwargs)
 
 

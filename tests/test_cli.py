@@ -197,3 +197,18 @@ def test_mapping_links_original_identifiers_to_pseudonyms(header_only: Path, tmp
     assert rows[original.SOPInstanceUID] == output.SOPInstanceUID
     assert rows[original.PatientID] == output.PatientID
     assert not list(tmp_path.glob("private/*.parts"))
+
+
+def test_a_worker_holds_networks_and_stroke_test_to_its_share_of_cores() -> None:
+    import cv2
+    import torch
+
+    from monai_deid.runner import _init_worker
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    try:
+        _init_worker(dict, {}, 1)
+        assert (torch.get_num_threads(), cv2.getNumThreads()) == (1, 1)
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
