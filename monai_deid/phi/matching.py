@@ -106,11 +106,13 @@ class HeaderMatcher:
             return []
         found = []
         ends = set(_ends(t.skel for t in tokens))
+        joined = "".join(t.skel for t in tokens)
         for r in self._renderings:
             # a token scores only against a value token with its first or last character (see _token_score)
             if not ends.isdisjoint(r.ends):
                 found += self._find_tokens(text, tokens, r)
-            found += self._find_joined(tokens, r)
+            if r.joined in joined:
+                found += self._find_joined(tokens, r)
         return sorted(found, key=lambda m: (-m.score, m.start))
 
     def _truncated_after(self, text: str, tokens: list[Token], i: int) -> bool:
