@@ -79,7 +79,7 @@ class EngineSettings:
         link_threshold: CRAFT affinity score that links characters (EasyOCR's default 0.4).
         detector: ``"lines"``: text lines found by the stroke test are read by the recogniser directly and CRAFT
             runs only to check doubtful readings and on large text; ``"craft"``: CRAFT runs over every stroke area,
-            text-like or not (anatomy and speckle at half size): exhaustive, 3 to 7 times the CPU cost; ``"auto"``
+            text-like or not (anatomy and speckle at half size): exhaustive, 2 to 8 times the CPU cost; ``"auto"``
             (default): ``"lines"`` on CPU, ``"craft"`` on CUDA, where CRAFT costs little.
     """
 

@@ -74,7 +74,7 @@ class DetectBurnedInText(Transform):
         detector: ``"lines"``: text lines found by the stroke test go to the recogniser directly, CRAFT checks
             doubtful readings and reads text taller than 40 px, and stroke areas that do not look like text
             (anatomy, speckle, lone marks) are not read; ``"craft"``: CRAFT reads every stroke area, text-like or
-            not: exhaustive, 3 to 7 times the cost on CPU; ``"auto"`` (default): ``"lines"`` on CPU, ``"craft"`` on
+            not: exhaustive, 2 to 8 times the cost on CPU; ``"auto"`` (default): ``"lines"`` on CPU, ``"craft"`` on
             CUDA.
     """
 
