@@ -6,7 +6,8 @@ disabled) lives in a module-level cache, never on a transform: transforms pickle
 
 Detection and recognition call the networks directly rather than ``Reader.readtext``: images are normalised on the
 target device in batches, score maps come back to the host once per batch, boxes are extracted blob by blob, and the
-recogniser reads all crops in width-sorted batches with greedy decoding.
+recogniser reads all crops in width-sorted batches with greedy decoding. Batch sizes, batch widths and detector
+canvases are rounded to a few sizes, so that oneDNN prepares its kernels for few tensor shapes.
 """
 
 from __future__ import annotations
@@ -188,9 +189,11 @@ def networks(settings: EngineSettings) -> Networks:
     On CUDA these are EasyOCR's own modules (the detector is autocast to float16 per call when ``half``). On CPU:
 
     - with ``half`` on a CPU with native float16 (:func:`cpu_has_native_half`), CRAFT, the recogniser's VGG features
-      and its LSTMs run as float16 copies (:class:`_Float16`; convolutions channels-last). On this project's Xeon:
-      CRAFT 5x faster with score maps within 0.005 of float32; recognition 2.4x to 3x faster, with no reading changed
-      by the float16 LSTMs on the benchmark's 218 line crops (confidences within 0.009);
+      and its LSTMs run as float16 copies (:class:`_Float16`; convolutions channels-last), CRAFT and the features in
+      their inference form (:func:`monai_deid.ocr.fusion.fused_for_inference`: batch norms folded, ReLUs fused,
+      poolings as maxima). On this project's Xeon: CRAFT 5x faster with score maps within 0.005 of float32;
+      recognition 2.4x to 3x faster, with no reading changed by the float16 LSTMs on the benchmark's 218 line crops
+      (confidences within 0.009); the inference form takes another 15% (CRAFT) to 37% (VGG features) off;
     - otherwise CRAFT runs as shipped and the VGG features as oneDNN float32 modules (:class:`_OneDnnFeatures`).
 
     The recogniser's prediction layer stays float32, and so do its LSTMs on CUDA and on other CPUs (not EasyOCR's
