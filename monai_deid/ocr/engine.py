@@ -193,7 +193,7 @@ def networks(settings: EngineSettings) -> Networks:
       their inference form (:func:`monai_deid.ocr.fusion.fused_for_inference`: batch norms folded, ReLUs fused,
       poolings as maxima). On this project's Xeon: CRAFT 5x faster with score maps within 0.005 of float32;
       recognition 2.4x to 3x faster, with no reading changed by the float16 LSTMs on the benchmark's 218 line crops
-      (confidences within 0.009); the inference form takes another 15% (CRAFT) to 37% (VGG features) off;
+      (confidences within 0.009); the inference form takes another 14% (CRAFT) to 37% (VGG features) off;
     - otherwise CRAFT runs as shipped and the VGG features as oneDNN float32 modules (:class:`_OneDnnFeatures`).
 
     The recogniser's prediction layer stays float32, and so do its LSTMs on CUDA and on other CPUs (not EasyOCR's
