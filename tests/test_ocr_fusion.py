@@ -54,3 +54,10 @@ def test_networks_run_in_eval_mode():
     # on the other crops of its batch, and every forward would move the running statistics.
     built = networks(EngineSettings(half=False))
     assert not any(m.training for net in (built.detector, built.recognizer) for m in net.modules())
+
+
+def test_batch_norm_without_running_statistics_is_kept():
+    block = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2, track_running_stats=False), nn.ReLU())
+    fused = fused_for_inference(block)
+
+    assert isinstance(fused[1], nn.BatchNorm2d)  # it normalises with batch statistics: nothing to fold

@@ -1,13 +1,15 @@
 """Inference forms of EasyOCR's convolution stacks for the CPU: batch norm folded, ReLU fused, max pooling as maxima.
 
 On a CPU, a float16 channels-last network spends much of its time outside its convolutions: each batch norm and ReLU
-is a pass over the whole activation, and PyTorch's max pooling computes indices nobody needs (a ``(2, 1)`` pooling of
-a float16 channels-last tensor is its slowest operator on this project's Xeon). :func:`fused_for_inference` rewrites
-every ``nn.Sequential`` of a module: a convolution followed by batch norm gets the batch norm folded into its weights,
-a convolution followed by ReLU applies the ReLU inside oneDNN's convolution (``mkldnn._convolution_pointwise``, the
-kernel ``torch.compile`` fuses to), and a max pooling whose window equals its stride becomes elementwise maxima of
-strided views; an adaptive average pooling to one column becomes a mean. Layers that match none of these forms are
-kept as they are, so the network computes the same function, up to float rounding.
+is a pass over the whole activation, and PyTorch's max pooling computes indices nobody needs (on this project's Xeon
+a ``(2, 1)`` pooling of a float16 channels-last tensor takes 3x as long as the maxima that replace it).
+
+:func:`fused_for_inference` rewrites every ``nn.Sequential`` of a module: a convolution followed by batch norm gets
+the batch norm folded into its weights, a convolution followed by ReLU applies the ReLU inside oneDNN's convolution
+(``mkldnn._convolution_pointwise``, the kernel ``torch.compile`` fuses to), and a max pooling whose window equals its
+stride becomes elementwise maxima of strided views; an adaptive average pooling to one column becomes a mean. Layers
+that match none of these forms are kept as they are, so the network computes the same function, up to float
+rounding.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _fused_sequence(sequence: nn.Sequential) -> nn.Sequential:
         if isinstance(layer, nn.Conv2d) and isinstance(layer.padding, tuple):
             weight, bias = layer.weight.detach(), layer.bias.detach() if layer.bias is not None else None
             i += 1
-            if i < len(layers) and isinstance(layers[i], nn.BatchNorm2d):
+            if i < len(layers) and _foldable(layers[i]):
                 weight, bias = _folded(weight, bias, layers[i])
                 i += 1
             relu = i < len(layers) and isinstance(layers[i], nn.ReLU)
@@ -80,6 +82,11 @@ def _folded(weight: torch.Tensor, bias: torch.Tensor | None, norm: nn.BatchNorm2
     shift = norm.bias.detach() - norm.running_mean * scale
     bias = shift if bias is None else bias * scale + shift
     return weight * scale.view(-1, 1, 1, 1), bias
+
+
+def _foldable(layer: nn.Module) -> bool:
+    """A batch norm with affine parameters and running statistics (what inference uses)."""
+    return isinstance(layer, nn.BatchNorm2d) and layer.affine and layer.running_var is not None
 
 
 def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
