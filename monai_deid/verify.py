@@ -4,7 +4,7 @@ Before scrubbing, :class:`CapturePHIInventoryd` keeps the file's own PHI values 
 scrubbing, the verifier re-walks the whole header (every depth, file meta, binary values) for any of them. In the
 pixels, a redacted box holding one value per channel holds no text; any other redacted box is re-read with OCR on
 every distinct frame, and the header bands, where scanners burn patient details, are re-read on every frame whose
-bands differ. A file that fails raises :class:`VerificationError` and is quarantined; one that passes gets
+bands differ (all frames in one batched pass of the networks). A file that fails raises :class:`VerificationError` and is quarantined; one that passes gets
 ``meta["deid_verified"] = True``.
 """
 
@@ -30,7 +30,7 @@ from pydicom.uid import UID_dictionary
 
 from monai_deid.errors import VerificationError
 from monai_deid.io import LoadDicomWithMeta
-from monai_deid.ocr import DetectBurnedInText, read_text_in_areas
+from monai_deid.ocr import DetectBurnedInText, read_text_in_frame_areas
 from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
 from monai_deid.phi.allowlist import load_placeholders
 from monai_deid.phi.line_terms import pieces_of_line_terms
@@ -213,16 +213,12 @@ class VerifyDeidentified(Transform):
                 for frame in _distinct_crops(pixels, region):
                     if not _uniform(pixels[:, frame], region.box):
                         areas.setdefault(frame, []).append(region.box)
-        readings: list[TextRegion] = []
-        for frame, boxes in sorted(areas.items()):
-            readings += read_text_in_areas(
-                image, frame, boxes, header, self.device, margin=2, detector="craft", half=self.half
-            )
+        readings = read_text_in_frame_areas(image, areas, header, self.device, 2, "craft", self.half)
         bands = [(0, 0, columns, band), (0, rows - band, columns, rows)]
-        for frame in _distinct_frames(pixels[:, :, list(range(band)) + list(range(rows - band, rows))]):
-            readings += read_text_in_areas(
-                image, frame, bands, header, self.device, margin=2, detector=self.detector, half=self.half
-            )
+        band_areas = {
+            f: bands for f in _distinct_frames(pixels[:, :, list(range(band)) + list(range(rows - band, rows))])
+        }
+        readings += read_text_in_frame_areas(image, band_areas, header, self.device, 2, self.detector, self.half)
         matcher = self._matcher(inventory)
         # As in ClassifyPHI: in a piece of a multi-word clinical term split over a line ("Gen" "OB"), a header value
         # made only of vocabulary words (a patient named "OB") is the term, not the value.

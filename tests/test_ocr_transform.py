@@ -13,7 +13,13 @@ import torch
 from monai.transforms import Compose
 
 from monai_deid.io import LoadDicomWithMeta, LoadDicomWithMetad
-from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd, EngineSettings, read_text_in_areas
+from monai_deid.ocr import (
+    DetectBurnedInText,
+    DetectBurnedInTextd,
+    EngineSettings,
+    read_text_in_areas,
+    read_text_in_frame_areas,
+)
 from monai_deid.ocr.boxes import iou
 from monai_deid.ocr.engine import cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful
@@ -153,3 +159,17 @@ def test_read_text_in_areas_reads_only_the_given_area(tmp_path):
     assert regions and all(r.frames == (0,) for r in regions)
     assert is_found(regions, rendered[1], 0)
     assert not any(text_similarity(r.text, "DOE, JANE A") >= 0.7 for r in regions)
+
+
+@pytest.mark.parametrize("detector_name", ["lines", "craft"])
+def test_areas_of_several_frames_are_read_in_one_pass_each_on_its_frame(tmp_path, detector_name):
+    first, rendered_first = _render(7, ["SMITH, JOHN"], "sans", 13, True)
+    second, rendered_second = _render(8, ["MRN 5512093"], "sans", 13, True)
+    image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / "two.dcm", np.stack([first, second]), FORMATS[2]))
+    areas = {0: [rendered_first[0].box], 1: [rendered_second[0].box]}
+
+    regions = read_text_in_frame_areas(image, areas, header, detector=detector_name)
+
+    assert is_found(regions, rendered_first[0], 0) and is_found(regions, rendered_second[0], 1)
+    assert all(len(r.frames) == 1 for r in regions)
+    assert not is_found([r for r in regions if r.frames == (1,)], rendered_first[0], 1)

@@ -20,7 +20,13 @@ from monai_deid.ocr.scan import FrameWork, plan_frame, read_frames, scan_frames
 from monai_deid.ocr.view import build_ocr_view
 from monai_deid.regions import TextRegion
 
-__all__ = ["DetectBurnedInText", "DetectBurnedInTextd", "ocr_view_frames", "read_text_in_areas"]
+__all__ = [
+    "DetectBurnedInText",
+    "DetectBurnedInTextd",
+    "ocr_view_frames",
+    "read_text_in_areas",
+    "read_text_in_frame_areas",
+]
 
 
 def _as_numpy(image: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -183,22 +189,55 @@ def read_text_in_areas(
     Returns:
         the text lines found in those areas on that frame, boxes in stored-image pixels.
     """
-    if not boxes:
-        return []
-    grey = ocr_view_frames(image[:, frame : frame + 1], header)[0]
+    return read_text_in_frame_areas(image, {frame: boxes}, header, device, margin, detector, half)
+
+
+def read_text_in_frame_areas(
+    image: torch.Tensor | np.ndarray,
+    areas: Mapping[int, Sequence[Box]],
+    header: pydicom.Dataset | None = None,
+    device: str = "cpu",
+    margin: int = 8,
+    detector: str = "auto",
+    half: bool = True,
+) -> list[TextRegion]:
+    """:func:`read_text_in_areas` for several frames at once: every frame's areas go through the networks in one
+    batched pass (a pass per frame would pay the networks' fixed cost per call on every frame of a multi-frame file).
+
+    Args:
+        image: ``(C, F, H, W)`` stored pixel values.
+        areas: for each frame index to read, its ``(x0, y0, x1, y1)`` end-exclusive areas in stored-image pixels.
+        header: the DICOM header (needed for PALETTE COLOR).
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        margin: context pixels added around each area.
+        detector: ``"auto"``, ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
+        half: float16 networks where the hardware computes float16 natively (see :class:`DetectBurnedInText`).
+
+    Returns:
+        the text lines found in those areas, each on its one frame, boxes in stored-image pixels.
+    """
     settings = EngineSettings(device=device, half=half, detector=detector)
+    frames = [frame for frame, boxes in sorted(areas.items()) if boxes]
+    jobs = [_area_work(ocr_view_frames(image[:, f : f + 1], header)[0], areas[f], settings, margin) for f in frames]
+    return [
+        TextRegion((frame,), r.box, r.text, r.confidence)
+        for frame, readings in zip(frames, read_frames(jobs, settings) if jobs else [], strict=True)
+        for r in readings
+    ]
+
+
+def _area_work(grey: np.ndarray, boxes: Sequence[Box], settings: EngineSettings, margin: int) -> FrameWork:
+    """What to read in ``boxes`` (grown by ``margin``) of one frame's OCR view."""
     if settings.detector == "craft":
-        work = FrameWork(grey, [CandidateArea(grown(b, grey.shape, margin), upscale_for(b[3] - b[1])) for b in boxes])
-    else:
-        # One stroke test per area: over all at once it would search their bounding box (the whole frame, for the
-        # top and bottom header bands).
-        lines: list[Box] = []
-        areas: list[CandidateArea] = []
-        for x0, y0, x1, y1 in (grown(b, grey.shape, margin) for b in boxes):
-            mask = np.zeros(grey.shape, dtype=np.uint8)
-            mask[y0:y1, x0:x1] = 1
-            plan = plan_frame(grey, settings, within=mask)
-            lines += [line for line in plan.lines if line not in lines]
-            areas += plan.areas
-        work = FrameWork(grey, areas, lines)
-    return [TextRegion((frame,), r.box, r.text, r.confidence) for r in read_frames([work], settings)[0]]
+        return FrameWork(grey, [CandidateArea(grown(b, grey.shape, margin), upscale_for(b[3] - b[1])) for b in boxes])
+    # One stroke test per area: over all at once it would search their bounding box (the whole frame, for the top
+    # and bottom header bands).
+    lines: list[Box] = []
+    areas: list[CandidateArea] = []
+    for x0, y0, x1, y1 in (grown(b, grey.shape, margin) for b in boxes):
+        mask = np.zeros(grey.shape, dtype=np.uint8)
+        mask[y0:y1, x0:x1] = 1
+        plan = plan_frame(grey, settings, within=mask)
+        lines += [line for line in plan.lines if line not in lines]
+        areas += plan.areas
+    return FrameWork(grey, areas, lines)
