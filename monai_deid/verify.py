@@ -4,8 +4,8 @@ Before scrubbing, :class:`CapturePHIInventoryd` keeps the file's own PHI values 
 scrubbing, the verifier re-walks the whole header (every depth, file meta, binary values) for any of them. In the
 pixels, a redacted box holding one value per channel holds no text; any other redacted box is re-read with OCR on
 every distinct frame, and the header bands, where scanners burn patient details, are re-read on every frame whose
-bands differ (all frames in one batched pass of the networks). A file that fails raises :class:`VerificationError` and is quarantined; one that passes gets
-``meta["deid_verified"] = True``.
+bands differ (all frames in one batched pass of the networks). A file that fails raises :class:`VerificationError`
+and is quarantined; one that passes gets ``meta["deid_verified"] = True``.
 """
 
 from __future__ import annotations
