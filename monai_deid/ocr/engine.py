@@ -16,7 +16,6 @@ import copy
 import hashlib
 import math
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -186,15 +185,17 @@ def cpu_has_native_half() -> bool:
 def networks(settings: EngineSettings) -> Networks:
     """The networks for ``settings.device`` and ``settings.half``, built once per process.
 
-    On CUDA these are EasyOCR's own modules (the detector is autocast to float16 per call when ``half``). On CPU:
+    On CUDA these are EasyOCR's own modules (the detector is autocast to float16 per call when ``half``). On CPU,
+    CRAFT and the recogniser's VGG features run channels-last in their inference form
+    (:func:`monai_deid.ocr.fusion.fused_for_inference`: batch norms folded, ReLUs fused, poolings as maxima;
+    :class:`_CpuForm`):
 
-    - with ``half`` on a CPU with native float16 (:func:`cpu_has_native_half`), CRAFT, the recogniser's VGG features
-      and its LSTMs run as float16 copies (:class:`_Float16`; convolutions channels-last), CRAFT and the features in
-      their inference form (:func:`monai_deid.ocr.fusion.fused_for_inference`: batch norms folded, ReLUs fused,
-      poolings as maxima). On this project's Xeon: CRAFT 5x faster with score maps within 0.005 of float32;
-      recognition 2.4x to 3x faster, with no reading changed by the float16 LSTMs on the benchmark's 218 line crops
-      (confidences within 0.009); the inference form takes another 14% (CRAFT) to 37% (VGG features) off;
-    - otherwise CRAFT runs as shipped and the VGG features as oneDNN float32 modules (:class:`_OneDnnFeatures`).
+    - with ``half`` on a CPU with native float16 (:func:`cpu_has_native_half`), as float16 copies, the recogniser's
+      LSTMs too. On this project's Xeon: CRAFT 5x faster with score maps within 0.005 of float32; recognition 2.4x
+      to 3x faster, with no reading changed by the float16 LSTMs on the benchmark's 218 line crops (confidences
+      within 0.009); the inference form takes another 14% (CRAFT) to 37% (VGG features) off;
+    - otherwise in float32: CRAFT 15% to 28% faster than as shipped, the VGG features as fast as oneDNN's own
+      float32 modules (``torch.utils.mkldnn``, used before; measured on the same Xeon in float32).
 
     The recogniser's prediction layer stays float32, and so do its LSTMs on CUDA and on other CPUs (not EasyOCR's
     int8 LSTMs: see :func:`get_reader`).
@@ -209,14 +210,12 @@ def networks(settings: EngineSettings) -> Networks:
         reader = get_reader(device)
         detector, recognizer = _bare(reader.detector), _bare(reader.recognizer)
         if device == "cpu":
-            features = recognizer.FeatureExtraction
+            dtype = torch.float16 if half else torch.float32
+            detector = _CpuForm(fused_for_inference(detector), dtype, channels_last=True)
             recognizer = fused_for_inference(recognizer)
+            recognizer.FeatureExtraction = _CpuForm(recognizer.FeatureExtraction, dtype, channels_last=True)
             if half:
-                detector = _Float16(fused_for_inference(detector), channels_last=True)
-                recognizer.FeatureExtraction = _Float16(recognizer.FeatureExtraction, channels_last=True)
-                recognizer.SequenceModeling = _Float16(recognizer.SequenceModeling)
-            else:
-                recognizer.FeatureExtraction = _OneDnnFeatures.wrap(features)
+                recognizer.SequenceModeling = _CpuForm(recognizer.SequenceModeling, dtype)
         # EasyOCR builds its recogniser in training mode (batch norms on batch statistics) and calls eval() before
         # each of its own uses: do it once here, wrappers included.
         with _LOCK:
@@ -224,49 +223,22 @@ def networks(settings: EngineSettings) -> Networks:
     return _NETWORKS[key]
 
 
-class _Float16(torch.nn.Module):
-    """A float16 copy of a module for CPUs with native float16: oneDNN then runs it on AVX512-FP16 / AMX kernels
-    (convolutions want ``channels_last``). Takes and returns float32 (the first output, for modules returning a
-    tuple such as CRAFT's ``(score maps, features)``)."""
+class _CpuForm(torch.nn.Module):
+    """A copy of a module in ``dtype`` and memory format for the CPU: in float16 on a CPU with native float16, oneDNN
+    runs it on AVX512-FP16 / AMX kernels; convolutions want ``channels_last`` in either precision. Takes and returns
+    float32 (the first output, for modules returning a tuple such as CRAFT's ``(score maps, features)``)."""
 
-    def __init__(self, module: torch.nn.Module, channels_last: bool = False) -> None:
+    def __init__(self, module: torch.nn.Module, dtype: torch.dtype, channels_last: bool = False) -> None:
         super().__init__()
+        self.dtype = dtype
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.module = copy.deepcopy(module).eval().to(torch.float16).to(memory_format=self.memory_format)
+        self.module = copy.deepcopy(module).eval().to(dtype).to(memory_format=self.memory_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple:
-        out = self.module(x.to(torch.float16).contiguous(memory_format=self.memory_format))
+        out = self.module(x.to(self.dtype).contiguous(memory_format=self.memory_format))
         if isinstance(out, tuple):
             return (out[0].float(), *out[1:])
         return out.float()
-
-
-class _OneDnnFeatures(torch.nn.Module):
-    """The recogniser's VGG feature extractor as oneDNN modules (``torch.utils.mkldnn``): weights are reordered once
-    instead of on every call, batch norm is folded in. 1.5x faster on this project's CPU benchmark; readings agree
-    with the plain modules on real text (confidences differ in the second decimal on noise)."""
-
-    def __init__(self, features: torch.nn.Module) -> None:
-        super().__init__()
-        import torch.utils.mkldnn as mkldnn
-
-        with warnings.catch_warnings():
-            # torch.utils.mkldnn builds its modules with torch.jit.script_method, deprecated in recent PyTorch
-            warnings.simplefilter("ignore", FutureWarning)
-            self.features = mkldnn.to_mkldnn(copy.deepcopy(features).eval())
-
-    @classmethod
-    def wrap(cls, features: torch.nn.Module) -> torch.nn.Module:
-        """``features`` as oneDNN modules, or unchanged where this PyTorch build has no oneDNN."""
-        if not torch.backends.mkldnn.is_available():
-            return features
-        try:
-            return cls(features)
-        except (AttributeError, RuntimeError):
-            return features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x.to_mkldnn()).to_dense()
 
 
 def _bare(module: torch.nn.Module) -> torch.nn.Module:
