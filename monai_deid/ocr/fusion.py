@@ -115,7 +115,9 @@ class _FusedConv(nn.Module):
         self.stride, self.padding, self.dilation = list(conv.stride), list(conv.padding), list(conv.dilation)
         self.groups = conv.groups
         self.relu = relu
-        self.pointwise = relu and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+        self.pointwise = (
+            relu and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pointwise and x.device.type == "cpu":
