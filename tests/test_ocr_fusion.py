@@ -61,3 +61,17 @@ def test_batch_norm_without_running_statistics_is_kept():
     fused = fused_for_inference(block)
 
     assert isinstance(fused[1], nn.BatchNorm2d)  # it normalises with batch statistics: nothing to fold
+
+
+def test_fused_convolutions_without_onednn_compute_the_same():
+    # Builds without oneDNN's fused kernel run the convolution and its ReLU apart.
+    craft = get_reader("cpu").detector.eval()
+    fused = fused_for_inference(craft)
+    plain = fused_for_inference(craft)
+    for module in plain.modules():
+        if hasattr(module, "pointwise"):
+            module.pointwise = False
+    x = torch.rand(1, 3, 64, 96) * 4 - 2
+
+    with torch.inference_mode():
+        torch.testing.assert_close(plain(x)[0], fused(x)[0], atol=1e-4, rtol=1e-3)
