@@ -171,20 +171,12 @@ def read_text_in_areas(
     detector: str = "auto",
     half: bool = True,
 ) -> list[TextRegion]:
-    """OCR only the given areas of one frame (e.g. the header bands, to check nothing identifying is left).
-
-    With ``detector="craft"`` every area is read by the detector whatever the stroke test says, upscaled when it is
-    small; with ``"lines"`` the stroke test's lines touching the areas are read as :class:`DetectBurnedInText` does.
+    """OCR only the given areas of one frame: :func:`read_text_in_frame_areas` with ``{frame: boxes}``.
 
     Args:
-        image: ``(C, F, H, W)`` stored pixel values.
         frame: index of the frame to read.
         boxes: ``(x0, y0, x1, y1)`` end-exclusive areas in stored-image pixels.
-        header: the DICOM header (needed for PALETTE COLOR).
-        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        margin: context pixels added around each area.
-        detector: ``"auto"``, ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
-        half: float16 networks where the hardware computes float16 natively (see :class:`DetectBurnedInText`).
+        image, header, device, margin, detector, half: as in :func:`read_text_in_frame_areas`.
 
     Returns:
         the text lines found in those areas on that frame, boxes in stored-image pixels.
@@ -201,8 +193,12 @@ def read_text_in_frame_areas(
     detector: str = "auto",
     half: bool = True,
 ) -> list[TextRegion]:
-    """:func:`read_text_in_areas` for several frames at once: every frame's areas go through the networks in one
-    batched pass (a pass per frame would pay the networks' fixed cost per call on every frame of a multi-frame file).
+    """OCR only the given areas of the given frames (e.g. the header bands, to check nothing identifying is left).
+
+    With ``detector="craft"`` every area is read by the detector whatever the stroke test says, upscaled when it is
+    small; with ``"lines"`` the stroke test's lines touching the areas are read as :class:`DetectBurnedInText` does.
+    Every frame's areas go through the networks in one batched pass (a pass per frame would pay the networks' fixed
+    cost on every frame of a multi-frame file).
 
     Args:
         image: ``(C, F, H, W)`` stored pixel values.
