@@ -194,7 +194,7 @@ def networks(settings: EngineSettings) -> Networks:
       LSTMs too. On this project's Xeon: CRAFT 5x faster with score maps within 0.005 of float32; recognition 2.4x
       to 3x faster, with no reading changed by the float16 LSTMs on the benchmark's 218 line crops (confidences
       within 0.009); the inference form takes another 14% (CRAFT) to 37% (VGG features) off;
-    - otherwise in float32: CRAFT 15% to 28% faster than as shipped, the VGG features as fast as oneDNN's own
+    - otherwise in float32: CRAFT 16% to 28% faster than as shipped, the VGG features as fast as oneDNN's own
       float32 modules (``torch.utils.mkldnn``, used before; measured on the same Xeon in float32).
 
     The recogniser's prediction layer stays float32, and so do its LSTMs on CUDA and on other CPUs (not EasyOCR's
