@@ -17,6 +17,7 @@ from monai_deid.ocr import (
     DetectBurnedInText,
     DetectBurnedInTextd,
     EngineSettings,
+    ocr_view_frames,
     read_text_in_areas,
     read_text_in_frame_areas,
 )
@@ -173,3 +174,19 @@ def test_areas_of_several_frames_are_read_in_one_pass_each_on_its_frame(tmp_path
     assert is_found(regions, rendered_first[0], 0) and is_found(regions, rendered_second[0], 1)
     assert all(len(r.frames) == 1 for r in regions)
     assert not is_found([r for r in regions if r.frames == (1,)], rendered_first[0], 1)
+
+
+@pytest.mark.parametrize("name", ["OBXXXX1A.dcm", "gdcm-US-ALOKA-16.dcm"])
+def test_palette_view_is_the_luminance_of_each_pixels_colour(name):
+    # The view maps each index through a grey table built once; it must equal the colour image's luminance.
+    from pydicom.pixels import apply_color_lut
+
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file(name))
+    rgb = apply_color_lut(image.numpy()[0], header)[..., :3].astype(np.float64)
+    top = 255.0 if rgb.max() <= 255 else 65535.0
+    luminance = (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114) * (255.0 / top)
+
+    view = ocr_view_frames(image, header)
+
+    assert view.shape == image.shape[1:] and view.dtype == np.uint8
+    assert np.abs(view.astype(np.float64) - luminance).max() <= 0.51

@@ -66,9 +66,20 @@ def build_ocr_view(
 def _palette_to_grey(indices: np.ndarray, header: pydicom.Dataset | None) -> np.ndarray:
     if header is None:
         raise ValueError("PALETTE COLOR pixels need the header with their lookup tables")
+    if indices.dtype.kind == "u" and indices.dtype.itemsize <= 2:
+        # The grey of every possible index, once, then one table lookup per pixel (not an RGB image per pixel).
+        ramp = np.arange(1 << (8 * indices.dtype.itemsize), dtype=indices.dtype)
+        rgb = apply_color_lut(ramp, header)[..., :3].astype(np.float32)
+        used = np.bincount(indices.reshape(-1), minlength=ramp.size) > 0
+        return _rgb_to_grey(rgb, float(rgb[used].max(initial=0)))[indices]
     rgb = apply_color_lut(indices, header)[..., :3].astype(np.float32)
+    return _rgb_to_grey(rgb, float(rgb.max(initial=0)))
+
+
+def _rgb_to_grey(rgb: np.ndarray, brightest: float) -> np.ndarray:
+    """Luminance of palette RGB values ``(..., 3)``, scaled to 8 bits from 8- or 16-bit lookup table entries."""
     grey = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-    top = 255.0 if rgb.max(initial=0) <= 255 else 65535.0
+    top = 255.0 if brightest <= 255 else 65535.0
     return np.clip(grey * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
 
 
