@@ -12,7 +12,6 @@ canvases are rounded to a few sizes, so that oneDNN prepares its kernels for few
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 import threading
@@ -224,15 +223,16 @@ def networks(settings: EngineSettings) -> Networks:
 
 
 class _CpuForm(torch.nn.Module):
-    """A copy of a module in ``dtype`` and memory format for the CPU: in float16 on a CPU with native float16, oneDNN
-    runs it on AVX512-FP16 / AMX kernels; convolutions want ``channels_last`` in either precision. Takes and returns
-    float32 (the first output, for modules returning a tuple such as CRAFT's ``(score maps, features)``)."""
+    """A module converted to ``dtype`` and a memory format for the CPU: in float16 on a CPU with native float16,
+    oneDNN runs it on AVX512-FP16 / AMX kernels; convolutions want ``channels_last`` in either precision. Takes and
+    returns float32 (the first output, for modules returning a tuple such as CRAFT's ``(score maps, features)``).
+    Converts ``module`` in place: pass a copy of EasyOCR's (:func:`networks` passes the fused copies)."""
 
     def __init__(self, module: torch.nn.Module, dtype: torch.dtype, channels_last: bool = False) -> None:
         super().__init__()
         self.dtype = dtype
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.module = copy.deepcopy(module).eval().to(dtype).to(memory_format=self.memory_format)
+        self.module = module.to(dtype).to(memory_format=self.memory_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple:
         out = self.module(x.to(self.dtype).contiguous(memory_format=self.memory_format))

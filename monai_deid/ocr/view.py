@@ -67,7 +67,7 @@ def _palette_to_grey(indices: np.ndarray, header: pydicom.Dataset | None) -> np.
     if header is None:
         raise ValueError("PALETTE COLOR pixels need the header with their lookup tables")
     if indices.dtype.kind == "u" and indices.dtype.itemsize <= 2:
-        # The grey of every possible index, once, then one table lookup per pixel (not an RGB image per pixel).
+        # The grey of every possible index, once, then one table lookup per pixel (not an RGB image of the frame).
         ramp = np.arange(1 << (8 * indices.dtype.itemsize), dtype=indices.dtype)
         rgb = apply_color_lut(ramp, header)[..., :3].astype(np.float32)
         used = np.bincount(indices.reshape(-1), minlength=ramp.size) > 0
