@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -22,6 +23,7 @@ from monai_deid.ocr import (
     read_text_in_frame_areas,
 )
 from monai_deid.ocr.boxes import iou
+from monai_deid.ocr.candidates import _labelled, _median_of_small_integers
 from monai_deid.ocr.engine import cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful
 from monai_deid.regions import TextRegion
@@ -190,3 +192,25 @@ def test_palette_view_is_the_luminance_of_each_pixels_colour(name):
 
     assert view.shape == image.shape[1:] and view.dtype == np.uint8
     assert np.abs(view.astype(np.float64) - luminance).max() <= 0.51
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 9), (64, 64), (33, 480)])
+def test_noise_level_median_is_numpys_median(shape):
+    values = np.random.default_rng(shape[1]).integers(0, 1021, size=shape)
+    # A skewed sample as well: most values equal, as on clean synthetic frames.
+    skewed = np.where(values > 900, values, 0)
+    for sample in (values, skewed):
+        assert _median_of_small_integers(sample) == float(np.median(sample))
+
+
+def test_components_are_labelled_past_what_16_bit_labels_hold():
+    # A dot every other row and column: 512 x 512 = 262144 components, more than 16-bit labels hold.
+    mask = np.zeros((1024, 1024), dtype=np.uint8)
+    mask[::2, ::2] = 1
+    count, labels, _ = _labelled(mask)
+    assert count == 512 * 512 + 1
+    assert labels.max() == 512 * 512
+    small = mask[:64, :64]
+    count, labels, stats = _labelled(small)
+    assert labels.dtype == np.uint16 and count == 32 * 32 + 1
+    assert (stats[1:, cv2.CC_STAT_AREA] == 1).all()

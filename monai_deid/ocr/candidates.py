@@ -109,7 +109,18 @@ def noise_level(grey: np.ndarray) -> float:
     """
     lap = cv2.Laplacian(grey, cv2.CV_16S, ksize=1)
     # For white noise of deviation s, the 4-neighbour Laplacian has deviation sqrt(20) s; MAD -> s via 1.4826.
-    return float(np.median(np.abs(lap))) * 1.4826 / np.sqrt(20.0)
+    return _median_of_small_integers(np.abs(lap)) * 1.4826 / np.sqrt(20.0)
+
+
+def _median_of_small_integers(values: np.ndarray) -> float:
+    """``np.median`` of non-negative integers below 2**16, from their histogram: the same value, 2x to 5x faster
+    than the partial sort on a frame of a million pixels."""
+    if values.size == 0:
+        return float("nan")
+    counts = np.cumsum(np.bincount(values.ravel().astype(np.intp, copy=False)))
+    # The two middle elements of the sorted values (the same one for an odd count), as np.median averages them.
+    lower, upper = np.searchsorted(counts, [(values.size - 1) // 2, values.size // 2], side="right")
+    return (int(lower) + int(upper)) / 2
 
 
 def stroke_responses(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +209,7 @@ def mask_components(mask: np.ndarray, within: np.ndarray | None = None) -> list[
         return [replace(c, box=(c.box[0] + x0, c.box[1] + y, c.box[2] + x0, c.box[3] + y)) for c in found]
     # Join the characters of a line (gaps up to ~1 character) but not stacked lines.
     joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (_JOIN, 1)))
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    _, labels, stats = _labelled(joined)
     char_stats = _character_stats(mask, labels)
     reach = _JOIN // 2
     out: list[StrokeComponent] = []
@@ -245,7 +256,7 @@ def _character_stats(mask: np.ndarray, joined_labels: np.ndarray) -> dict[int, t
 
     Stacked lines with little leading join into one tall component; the characters inside keep the real text size.
     """
-    n, char_labels, char_stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, char_labels, char_stats = _labelled(mask)
     if n <= 1:
         return {}
     # Every cluster lies inside one joined component (the join is a dilation): scatter the joined label of each
@@ -257,6 +268,16 @@ def _character_stats(mask: np.ndarray, joined_labels: np.ndarray) -> dict[int, t
     owners, starts, counts = np.unique(owner[order], return_index=True, return_counts=True)
     medians = heights[order][starts + (counts - 1) // 2]
     return {int(k): (int(m), int(c)) for k, m, c in zip(owners, medians, counts, strict=True)}
+
+
+def _labelled(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """8-connected components of ``mask``: ``(count, labels, stats)``. Labels are 16-bit where they fit (OpenCV
+    raises when they would overflow), which labels a dense mask about 25% faster than 32-bit labels."""
+    try:
+        count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_16U, cv2.CCL_DEFAULT)
+    except cv2.error:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return count, labels, stats
 
 
 def _merge(areas: list[CandidateArea]) -> list[CandidateArea]:
