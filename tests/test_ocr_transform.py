@@ -18,6 +18,7 @@ from monai_deid.ocr import (
     DetectBurnedInText,
     DetectBurnedInTextd,
     EngineSettings,
+    engine,
     ocr_view_frames,
     read_text_in_areas,
     read_text_in_frame_areas,
@@ -214,3 +215,24 @@ def test_components_are_labelled_past_what_16_bit_labels_hold():
     count, labels, stats = _labelled(small)
     assert labels.dtype == np.uint16 and count == 32 * 32 + 1
     assert (stats[1:, cv2.CC_STAT_AREA] == 1).all()
+
+
+def test_the_detector_reads_the_same_pixels_once_per_image(monkeypatch):
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("US1_UNCR.dcm"))
+    grey = ocr_view_frames(image, header)[0]
+    header_band, label = grey[0:60, 0:220], grey[400:480, 0:320]
+    settings = EngineSettings(device="cpu")
+    read = []
+    fresh = engine._read_lines_fresh
+    monkeypatch.setattr(engine, "_read_lines_fresh", lambda images, s: read.append(len(images)) or fresh(images, s))
+    engine.clear_reading_cache()
+
+    first = engine.read_lines([header_band], settings)
+    again = engine.read_lines([label, header_band.copy()], settings)
+    engine.clear_reading_cache()
+    after_clear = engine.read_lines([header_band], settings)
+
+    assert first[0], "the header band holds text lines"
+    assert again[1] == first[0] == after_clear[0]
+    # The second call ran the detector on the new image only; a new image (cleared cache) reads everything again.
+    assert read == [1, 1, 1]

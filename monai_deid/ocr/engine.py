@@ -287,6 +287,18 @@ def read_lines(images: Sequence[np.ndarray], settings: EngineSettings) -> list[l
     Returns:
         for each image, its line boxes in that image's pixel coordinates.
     """
+    # An image whose pixels the detector read before for the same image (the verifier's checks of lines that
+    # detection checked, on pixels that redaction left alone) gets the same lines back without running CRAFT.
+    cache = _detected_lines()
+    keys = [_image_key(image, settings) for image in images]
+    todo = [i for i, key in enumerate(keys) if key not in cache]
+    cache.update(zip([keys[i] for i in todo], _read_lines_fresh([images[i] for i in todo], settings), strict=True))
+    return [cache[key] for key in keys]
+
+
+def _read_lines_fresh(images: Sequence[np.ndarray], settings: EngineSettings) -> list[list[LineBox]]:
+    if not images:
+        return []
     from easyocr.utils import group_text_box
 
     mosaics = pack(images)
@@ -338,14 +350,29 @@ def _lines(polys: list[np.ndarray], shape: tuple[int, int], group_text_box) -> l
 
 
 def clear_reading_cache() -> None:
-    """Forget the readings :func:`recognize_crops` holds for this thread (done for every new image)."""
+    """Forget the readings :func:`recognize_crops` and the lines :func:`read_lines` hold for this thread (done for
+    every new image)."""
     _LOCAL.readings = OrderedDict()
+    _LOCAL.lines = {}
 
 
 def _readings() -> OrderedDict:
     if not hasattr(_LOCAL, "readings"):
         clear_reading_cache()
     return _LOCAL.readings
+
+
+def _detected_lines() -> dict:
+    if not hasattr(_LOCAL, "lines"):
+        clear_reading_cache()
+    return _LOCAL.lines
+
+
+def _image_key(image: np.ndarray, settings: EngineSettings) -> tuple:
+    image = np.ascontiguousarray(image)
+    thresholds = (settings.text_threshold, settings.link_threshold, settings.low_text)
+    digest = hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+    return (settings.device, settings.half, thresholds, image.shape, digest)
 
 
 def recognize_crops(

@@ -10,7 +10,8 @@
    same pixels, so the same text, on that frame too.
 4. Readings of the same text at overlapping boxes are merged into one region listing all its frames.
 
-Line crops already read for the image are not read again (``engine.recognize_crops`` keeps a digest cache).
+Line crops and detector areas already read for the image are not read again (``engine.recognize_crops`` and
+``engine.read_lines`` keep digest caches).
 """
 
 from __future__ import annotations
