@@ -236,3 +236,17 @@ def test_the_detector_reads_the_same_pixels_once_per_image(monkeypatch):
     assert again[1] == first[0] == after_clear[0]
     # The second call ran the detector on the new image only; a new image (cleared cache) reads everything again.
     assert read == [1, 1, 1]
+
+
+def test_narrow_tail_batches_share_the_lstm_pass_of_the_widest_crops():
+    # 30 crops sorted by padded width, cut into batches of 16, 8, 4 and 2 as the recogniser reads them.
+    widths = [192] * 16 + [384] * 8 + [640] * 4 + [768] * 2
+    batches = engine._batches(list(range(len(widths))), 16)
+
+    groups = engine._reading_groups(batches, widths)
+
+    # Padding 4 crops from 640 to 768 columns costs the convolutions less than the LSTM pass it saves; padding 8
+    # from 384 (or 16 from 192) would cost more.
+    assert [[len(b) for b in group] for group in groups] == [[16], [8], [4, 2]]
+    assert [k for group in groups for batch in group for k in batch] == list(range(len(widths)))
+    assert engine._reading_groups([], []) == []
