@@ -55,9 +55,10 @@ _MAX_CACHED_READINGS = 4096
 _MEAN = (0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0)
 _STD = (0.229 * 255.0, 0.224 * 255.0, 0.225 * 255.0)
 _RECOGNIZER_HEIGHT = 64
-# The recogniser's cost on this project's CPU (float16, 2 threads), in microseconds: its convolutions about 3.1 per
-# row and padded column of a batch, an LSTM pass about 42 per time step (4 columns) whatever its rows.
-_FEATURE_ROW_COLUMN_US = 3.1
+# The recogniser's cost on this project's CPU (float16, 2 threads), in microseconds: about 3.1 per row and padded
+# column of a batch in the convolutions and 5 per row and time step (4 columns) in the LSTMs, plus 42 per time step
+# of an LSTM pass whatever its rows.
+_PADDED_ROW_COLUMN_US = 3.1 + 5.0 / 4
 _LSTM_COLUMN_US = 42.0 / 4
 # EasyOCR re-reads a crop with stretched contrast when the first reading's confidence is below this.
 _LOW_CONFIDENCE = 0.1
@@ -488,8 +489,8 @@ def _reading_groups(batches: list[list[int]], widths: list[int]) -> list[list[li
     """Batches of crops sorted by padded width (``widths``), grouped so that each group is read at its widest crop's
     width with one LSTM pass.
 
-    Going from the widest, a batch joins the group after it where padding its crops to that group's width costs the
-    convolutions less than the LSTM pass it saves (the widest crops of an image often end in small batches of
+    Going from the widest, a batch joins the group after it where padding its crops to that group's width costs
+    less than the LSTM pass it saves (the widest crops of an image often end in small batches of
     nearly the same width, each paying a whole LSTM pass).
     """
     groups: list[list[list[int]]] = []
@@ -497,7 +498,7 @@ def _reading_groups(batches: list[list[int]], widths: list[int]) -> list[list[li
         width = widths[chunk[-1]]
         if groups:
             wider = widths[groups[0][-1][-1]]
-            padding = len(chunk) * (wider - width) * _FEATURE_ROW_COLUMN_US
+            padding = len(chunk) * (wider - width) * _PADDED_ROW_COLUMN_US
             if padding < width * _LSTM_COLUMN_US:
                 groups[0].insert(0, chunk)
                 continue
