@@ -266,10 +266,7 @@ def _score_maps(images: list[np.ndarray], settings: EngineSettings) -> list[np.n
     net = networks(settings).detector
     device = torch.device(settings.device)
     on_cuda = device.type == "cuda"
-    batch = torch.from_numpy(np.stack(images))
-    if on_cuda:
-        batch = batch.pin_memory()
-    batch = batch.to(device, non_blocking=True)
+    batch = _to_device(np.stack(images), device)
     mean = torch.tensor(_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(_STD, device=device).view(1, 3, 1, 1)
     x = (batch.unsqueeze(1).float() - mean) / std
@@ -455,7 +452,7 @@ def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[
         rows = [order[k] for chunk in group for k in chunk]
         batches = [_padded_batch([resized[order[k]] for k in chunk], width) for chunk in group]
         with torch.inference_mode():
-            logits = _logits(model, [torch.from_numpy(b).to(device).unsqueeze(1) for b in batches])
+            logits = _logits(model, [_to_device(b, device).unsqueeze(1) for b in batches])
             prob = torch.softmax(logits, dim=2)
             prob[:, :, ignore] = 0.0
             prob = prob / prob.sum(dim=2, keepdim=True)
@@ -467,6 +464,14 @@ def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[
             conf = float(kept.prod() ** (2.0 / math.sqrt(len(kept)))) if kept.size else 0.0
             results[i] = (texts[row], conf)
     return results
+
+
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``array`` as a tensor on ``device``; copied to a GPU from pinned memory, without waiting for the copy."""
+    tensor = torch.from_numpy(array)
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
 
 
 def _padded_batch(lines: list[np.ndarray], width: int) -> np.ndarray:
