@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import torch
 from torch import nn
 
@@ -75,3 +78,19 @@ def test_fused_convolutions_without_onednn_compute_the_same():
 
     with torch.inference_mode():
         torch.testing.assert_close(plain(x)[0], fused(x)[0], atol=1e-4, rtol=1e-3)
+
+
+def test_blocked_weights_serve_other_shapes_and_copies():
+    # The weights are reordered for oneDNN at the first call; calls of other shapes, deep copies and pickles of a
+    # network already used must compute what the shipped network computes.
+    craft = get_reader("cpu").detector.eval()
+    fused = fused_for_inference(craft)
+    first, other = torch.rand(1, 3, 64, 64) * 4 - 2, torch.rand(2, 3, 96, 160) * 4 - 2
+
+    with torch.inference_mode():
+        fused(first)
+        copied = copy.deepcopy(fused)
+        unpickled = pickle.loads(pickle.dumps(fused))
+        expected = craft(other)[0]
+        for network in (fused, copied, unpickled):
+            torch.testing.assert_close(network(other)[0], expected, atol=2e-4, rtol=1e-3)
