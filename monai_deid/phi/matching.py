@@ -54,10 +54,15 @@ def _token_score(text_tok: str, value_tok: str, truncated: bool) -> float:
         return 1.0
     if len(value_tok) >= 5 and len(text_tok) >= 4 and within_one_edit(text_tok, value_tok):
         return 0.9
-    # only words are cut with an ellipsis on screen; a number that starts like a value is another number
-    if truncated and len(text_tok) >= 3 and not text_tok.isdigit() and value_tok.startswith(text_tok):
+    if truncated and _cut_prefix(text_tok, value_tok):
         return 0.9
     return 0.0
+
+
+def _cut_prefix(text_tok: str, value_tok: str) -> bool:
+    """Whether ``text_tok`` can be ``value_tok`` cut short on screen (3 characters or more)."""
+    # only words are cut with an ellipsis on screen; a number that starts like a value is another number
+    return len(text_tok) >= 3 and not text_tok.isdigit() and value_tok.startswith(text_tok)
 
 
 def _ends(tokens: Iterable[str]) -> Iterator[tuple[int, str]]:
@@ -137,8 +142,12 @@ class HeaderMatcher:
             for j in range(len(r.tokens)):
                 k, scores = 0, []
                 while i + k < len(tokens) and j + k < len(r.tokens):
-                    truncated = j + k < len(r.tokens) - 1 and self._truncated_after(text, tokens, i + k)
-                    s = _token_score(tokens[i + k].skel, r.tokens[j + k], truncated)
+                    text_tok, value_tok = tokens[i + k].skel, r.tokens[j + k]
+                    s = _token_score(text_tok, value_tok, False)
+                    # a prefix counts only where the text stops or is cut there (the dearer test, made last)
+                    prefix = not s and j + k < len(r.tokens) - 1 and _cut_prefix(text_tok, value_tok)
+                    if prefix and self._truncated_after(text, tokens, i + k):
+                        s = _token_score(text_tok, value_tok, True)
                     if not s:
                         break
                     scores.append(s)
