@@ -245,7 +245,7 @@ def test_narrow_tail_batches_share_the_lstm_pass_of_the_widest_crops():
 
     groups = engine._reading_groups(batches, widths)
 
-    # Padding 4 crops from 640 to 768 columns costs the convolutions less than the LSTM pass it saves; padding 8
+    # Padding 4 crops from 640 to 768 columns costs less than the LSTM pass it saves; padding 8 crops
     # from 384 (or 16 from 192) would cost more.
     assert [[len(b) for b in group] for group in groups] == [[16], [8], [4, 2]]
     assert [k for group in groups for batch in group for k in batch] == list(range(len(widths)))
