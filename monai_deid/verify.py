@@ -169,7 +169,7 @@ class VerifyDeidentified(Transform):
         retained_keywords: attributes the user chose to keep (their values are not leaks).
         check_uids: look for original UIDs in the header (off when Retain UIDs is on).
         detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"`` (see ``DetectBurnedInText``).
-        half: float16 networks where the hardware computes float16 natively (see ``DetectBurnedInText``).
+        half: 16-bit float networks where the hardware computes them natively (see ``DetectBurnedInText``).
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -297,7 +297,7 @@ class VerifyDeidentifiedd(MapTransform):
         retained_keywords: attributes the user chose to keep.
         check_uids: look for original UIDs in the header.
         detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"``.
-        half: float16 networks where the hardware computes float16 natively.
+        half: 16-bit float networks where the hardware computes them natively.
         allow_missing_keys: don't raise if a key is missing.
     """
 

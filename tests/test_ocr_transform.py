@@ -25,7 +25,7 @@ from monai_deid.ocr import (
 )
 from monai_deid.ocr.boxes import iou
 from monai_deid.ocr.candidates import _labelled, _median_of_small_integers
-from monai_deid.ocr.engine import cpu_has_native_half, networks
+from monai_deid.ocr.engine import cpu_has_native_bfloat16, cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file
@@ -97,6 +97,25 @@ def test_float16_networks_read_real_text_as_float32_does():
     assert len(unmatched) <= 2
     halved = networks(EngineSettings(half=True)).recognizer.SequenceModeling
     assert next(halved.parameters()).dtype == (torch.float16 if cpu_has_native_half() else torch.float32)
+
+
+@pytest.mark.skipif(not cpu_has_native_bfloat16(), reason="this CPU does not compute bfloat16 natively")
+def test_bfloat16_networks_read_real_text_as_float32_does(monkeypatch):
+    # A CPU with native bfloat16 but not float16 (AMD Zen 4): the convolutions run in bfloat16, the LSTMs in float32.
+    monkeypatch.setattr(engine, "cpu_has_native_half", lambda: False)
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("US1_UNCR.dcm"))
+
+    regions = {half: DetectBurnedInText(half=half)(image, header) for half in (True, False)}
+
+    sure = {half: [r for r in found if r.confidence >= 0.5] for half, found in regions.items()}
+    assert len(sure[True]) >= 15
+    unmatched = [
+        r for half in (True, False) for r in sure[half] if not any(_same_reading(r, o) for o in regions[not half])
+    ]
+    assert len(unmatched) <= 2
+    built = networks(EngineSettings(half=True)).recognizer
+    assert next(built.FeatureExtraction.parameters()).dtype == torch.bfloat16
+    assert next(built.SequenceModeling.parameters()).dtype == torch.float32
 
 
 def _same_reading(a: TextRegion, b: TextRegion) -> bool:

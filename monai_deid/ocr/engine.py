@@ -34,6 +34,8 @@ __all__ = [
     "LineBox",
     "Networks",
     "clear_reading_cache",
+    "cpu_dtype",
+    "cpu_has_native_bfloat16",
     "cpu_has_native_half",
     "get_reader",
     "networks",
@@ -70,13 +72,13 @@ class EngineSettings:
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        half: run the networks in float16 where the hardware computes float16 natively: CRAFT under autocast on
-            CUDA; CRAFT and the recogniser's VGG features as channels-last float16 modules on a CPU with AVX512-FP16
-            or AMX-FP16, its LSTMs too (CRAFT 5x and recognition 2.4x to 3x faster there; elsewhere the CPU stays
-            float32).
-            The recogniser's LSTMs stay float32 on CUDA, as EasyOCR runs them. A few low-confidence readings can
-            differ between CPUs with and without native float16: on a mixed cluster, ``half=False`` reads through
-            the same float32 path everywhere.
+        half: run the networks in a 16-bit float where the hardware computes it natively: CRAFT under autocast to
+            float16 on CUDA; on a CPU, CRAFT and the recogniser's VGG features as channels-last float16 modules
+            with AVX512-FP16 or AMX-FP16 (its LSTMs too: CRAFT 5x and recognition 2.4x to 3x faster than float32),
+            else as bfloat16 modules with AVX512-BF16 or AMX-BF16 (LSTMs float32: 2.4x faster per ultrasound file
+            on this project's Xeon), else float32 (see :func:`cpu_dtype`). The recogniser's LSTMs stay float32 on
+            CUDA, as EasyOCR runs them. A few low-confidence readings can differ between CPUs of different kinds:
+            on a mixed cluster, ``half=False`` reads through the same float32 path everywhere.
         batch_size: images per detector forward and crops per recogniser forward.
         text_threshold: CRAFT region score a blob must reach to count as text (EasyOCR's default 0.7).
         low_text: CRAFT region score that belongs to a blob (EasyOCR's default 0.4).
@@ -176,14 +178,39 @@ class Networks:
     recognizer: torch.nn.Module
 
 
-_NETWORKS: dict[tuple[str, bool], Networks] = {}
+_NETWORKS: dict[tuple[str, torch.dtype], Networks] = {}
 
 
 @cache
 def cpu_has_native_half() -> bool:
     """Whether this CPU computes float16 convolutions natively (AVX512-FP16 or AMX-FP16) in this PyTorch build."""
-    supported = getattr(torch.ops.mkldnn, "_is_mkldnn_fp16_supported", None)
+    return _mkldnn_supports("_is_mkldnn_fp16_supported")
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 convolutions natively (AVX512-BF16 or AMX-BF16) in this PyTorch build."""
+    return _mkldnn_supports("_is_mkldnn_bf16_supported")
+
+
+def _mkldnn_supports(check: str) -> bool:
+    supported = getattr(torch.ops.mkldnn, check, None)
     return bool(torch.backends.mkldnn.is_available() and supported is not None and supported())
+
+
+def cpu_dtype(half: bool) -> torch.dtype:
+    """The float type the CPU networks run in: float16 or else bfloat16 where ``half`` and the CPU computes it
+    natively, float32 otherwise.
+
+    bfloat16 keeps only 8 bits of mantissa: on CPUs without native float16 (AMD Zen 4, Intel Cooper Lake) it runs
+    the convolutions 2.4x faster than float32 per ultrasound file (measured on this project's Xeon, which has both),
+    with the same OCR matrix recall and the same planted PHI removed; the LSTMs stay float32 there (in bfloat16 they
+    moved one reading's confidence by 0.43).
+    """
+    if half and cpu_has_native_half():
+        return torch.float16
+    if half and cpu_has_native_bfloat16():
+        return torch.bfloat16
+    return torch.float32
 
 
 def networks(settings: EngineSettings) -> Networks:
@@ -194,10 +221,11 @@ def networks(settings: EngineSettings) -> Networks:
     (:func:`monai_deid.ocr.fusion.fused_for_inference`: batch norms folded, ReLUs fused, poolings as maxima;
     :class:`_CpuForm`):
 
-    - with ``half`` on a CPU with native float16 (:func:`cpu_has_native_half`), as float16 copies, the recogniser's
-      LSTMs too. On this project's Xeon: CRAFT 5x faster with score maps within 0.005 of float32; recognition 2.4x
-      to 3x faster, with no reading changed by the float16 LSTMs on the benchmark's 218 line crops (confidences
-      within 0.009); the inference form takes another 14% (CRAFT) to 37% (VGG features) off;
+    - with ``half`` on a CPU with native float16 (:func:`cpu_dtype`), as float16 copies, the recogniser's LSTMs
+      too. On this project's Xeon: CRAFT 5x faster with score maps within 0.005 of float32; recognition 2.4x to 3x
+      faster, with no reading changed by the float16 LSTMs on the benchmark's 218 line crops (confidences within
+      0.009); the inference form takes another 14% (CRAFT) to 37% (VGG features) off;
+    - with ``half`` on a CPU with native bfloat16 only, as bfloat16 copies, the LSTMs float32;
     - otherwise in float32: CRAFT 16% to 28% faster than as shipped, the VGG features as fast as oneDNN's own
       float32 modules (``torch.utils.mkldnn``, used before; measured on the same Xeon in float32).
 
@@ -208,17 +236,16 @@ def networks(settings: EngineSettings) -> Networks:
         settings: engine settings (``device`` and ``half`` are used).
     """
     device = str(torch.device(settings.device))
-    half = settings.half and device == "cpu" and cpu_has_native_half()
-    key = (device, half)
+    dtype = cpu_dtype(settings.half) if device == "cpu" else torch.float32
+    key = (device, dtype)
     if key not in _NETWORKS:
         reader = get_reader(device)
         detector, recognizer = _bare(reader.detector), _bare(reader.recognizer)
         if device == "cpu":
-            dtype = torch.float16 if half else torch.float32
             detector = _CpuForm(fused_for_inference(detector), dtype, channels_last=True)
             recognizer = fused_for_inference(recognizer)
             recognizer.FeatureExtraction = _CpuForm(recognizer.FeatureExtraction, dtype, channels_last=True)
-            if half:
+            if dtype == torch.float16:
                 recognizer.SequenceModeling = _CpuForm(recognizer.SequenceModeling, dtype)
         # EasyOCR builds its recogniser in training mode (batch norms on batch statistics) and calls eval() before
         # each of its own uses: do it once here, wrappers included.
@@ -228,8 +255,8 @@ def networks(settings: EngineSettings) -> Networks:
 
 
 class _CpuForm(torch.nn.Module):
-    """A module converted to ``dtype`` and a memory format for the CPU: in float16 on a CPU with native float16,
-    oneDNN runs it on AVX512-FP16 / AMX kernels; convolutions want ``channels_last`` in either precision. Takes and
+    """A module converted to ``dtype`` and a memory format for the CPU: in float16 or bfloat16 on a CPU that computes
+    it natively, oneDNN runs it on AVX512 / AMX kernels; convolutions want ``channels_last`` in any precision. Takes and
     returns float32 (the first output, for modules returning a tuple such as CRAFT's ``(score maps, features)``).
     Converts ``module`` in place: pass a copy of EasyOCR's (:func:`networks` passes the fused copies)."""
 

@@ -69,8 +69,9 @@ class DetectBurnedInText(Transform):
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the networks run.
-        half: run the networks in float16 where the hardware has native float16 (CUDA, or a
-            CPU with AVX512-FP16 / AMX-FP16; see :class:`EngineSettings`).
+        half: run the networks in a 16-bit float where the hardware computes it natively (float16 on CUDA or a
+            CPU with AVX512-FP16 / AMX-FP16, else bfloat16 on a CPU with AVX512-BF16 / AMX-BF16; see
+            :class:`EngineSettings`).
         batch_size: images per detector forward and line crops per recogniser forward.
         min_contrast: smallest stroke contrast (grey levels of the OCR view) treated as possible text; lower finds
             fainter text and costs more detector time.
@@ -122,7 +123,7 @@ class DetectBurnedInTextd(MapTransform):
     Args:
         keys: keys of the images to scan.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        half: float16 networks where the hardware has native float16.
+        half: 16-bit float networks where the hardware computes them natively (see :class:`DetectBurnedInText`).
         batch_size: images per detector forward and line crops per recogniser forward.
         min_contrast: smallest stroke contrast (grey levels) treated as possible text.
         text_threshold: CRAFT region score a blob must reach to be text.
@@ -207,7 +208,7 @@ def read_text_in_frame_areas(
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         margin: context pixels added around each area.
         detector: ``"auto"``, ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
-        half: float16 networks where the hardware computes float16 natively (see :class:`DetectBurnedInText`).
+        half: 16-bit float networks where the hardware computes them natively (see :class:`DetectBurnedInText`).
 
     Returns:
         the text lines found in those areas, each on its one frame, boxes in stored-image pixels.
