@@ -187,6 +187,7 @@ def cpu_has_native_half() -> bool:
     return _mkldnn_supports("_is_mkldnn_fp16_supported")
 
 
+@cache
 def cpu_has_native_bfloat16() -> bool:
     """Whether this CPU computes bfloat16 convolutions natively (AVX512-BF16 or AMX-BF16) in this PyTorch build."""
     return _mkldnn_supports("_is_mkldnn_bf16_supported")
