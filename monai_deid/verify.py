@@ -213,12 +213,13 @@ class VerifyDeidentified(Transform):
                 for frame in _distinct_crops(pixels, region):
                     if not _uniform(pixels[:, frame], region.box):
                         areas.setdefault(frame, []).append(region.box)
-        readings = read_text_in_frame_areas(image, areas, header, self.device, 2, "craft", self.half)
+        read = {"header": header, "device": self.device, "margin": 2, "half": self.half}
+        readings = read_text_in_frame_areas(image, areas, detector="craft", **read)
         bands = [(0, 0, columns, band), (0, rows - band, columns, rows)]
         band_areas = {
             f: bands for f in _distinct_frames(pixels[:, :, list(range(band)) + list(range(rows - band, rows))])
         }
-        readings += read_text_in_frame_areas(image, band_areas, header, self.device, 2, self.detector, self.half)
+        readings += read_text_in_frame_areas(image, band_areas, detector=self.detector, **read)
         matcher = self._matcher(inventory)
         # As in ClassifyPHI: in a piece of a multi-word clinical term split over a line ("Gen" "OB"), a header value
         # made only of vocabulary words (a patient named "OB") is the term, not the value.

@@ -399,10 +399,14 @@ def _detected_lines() -> dict:
 
 
 def _image_key(image: np.ndarray, settings: EngineSettings) -> tuple:
-    image = np.ascontiguousarray(image)
     thresholds = (settings.text_threshold, settings.link_threshold, settings.low_text)
-    digest = hashlib.blake2b(image.tobytes(), digest_size=16).digest()
-    return (settings.device, settings.half, thresholds, image.shape, digest)
+    return (settings.device, settings.half, thresholds, *_pixels_key(image))
+
+
+def _pixels_key(pixels: np.ndarray) -> tuple:
+    """Shape and digest of ``pixels``: equal keys, equal pixels."""
+    digest = hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(), digest_size=16).digest()
+    return (pixels.shape, digest)
 
 
 def recognize_crops(
@@ -440,8 +444,7 @@ def recognize_crops(
 
 
 def _crop_key(crop: np.ndarray, settings: EngineSettings, retry: bool) -> tuple:
-    crop = np.ascontiguousarray(crop)
-    return (settings.device, settings.half, retry, crop.shape, hashlib.blake2b(crop.tobytes(), digest_size=16).digest())
+    return (settings.device, settings.half, retry, *_pixels_key(crop))
 
 
 def _recognize_fresh(crops: list[np.ndarray], settings: EngineSettings, retry: bool) -> list[tuple[str, float]]:
