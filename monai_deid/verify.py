@@ -220,6 +220,8 @@ class VerifyDeidentified(Transform):
             f: bands for f in _distinct_frames(pixels[:, :, list(range(band)) + list(range(rows - band, rows))])
         }
         readings += read_text_in_frame_areas(image, band_areas, detector=self.detector, **read)
+        if not readings:
+            return []
         matcher = self._matcher(inventory)
         # As in ClassifyPHI: in a piece of a multi-word clinical term split over a line ("Gen" "OB"), a header value
         # made only of vocabulary words (a patient named "OB") is the term, not the value.

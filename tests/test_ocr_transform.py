@@ -5,7 +5,9 @@ Real EasyOCR inference on real DICOM files written by pydicom and read by LoadDi
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
 
 import cv2
 import numpy as np
@@ -24,7 +26,7 @@ from monai_deid.ocr import (
     read_text_in_frame_areas,
 )
 from monai_deid.ocr.boxes import iou
-from monai_deid.ocr.candidates import _labelled, _median_of_small_integers
+from monai_deid.ocr.candidates import _labelled, _median_of_small_integers, stroke_components
 from monai_deid.ocr.engine import cpu_has_native_bfloat16, cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful
 from monai_deid.regions import TextRegion
@@ -229,6 +231,30 @@ def test_components_are_labelled_past_what_16_bit_labels_hold():
     count, labels, stats = _labelled(small)
     assert labels.dtype == np.uint16 and count == 32 * 32 + 1
     assert (stats[1:, cv2.CC_STAT_AREA] == 1).all()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forking is POSIX only")
+def test_stroke_components_on_several_threads_are_those_of_one_thread():
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("US1_UNCR.dcm"))
+    grey = ocr_view_frames(image, header)[0]
+    assert grey.size >= 1 << 17, "large enough to be labelled on several threads"
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        alone = stroke_components(grey)
+        cv2.setNumThreads(2)
+        side_by_side = stroke_components(grey)
+        # A forked child (a DataLoader worker) must not use the parent's pool, whose threads do not exist there: it
+        # would wait for them forever (the alarm ends the child then).
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(60)
+            os._exit(0 if stroke_components(grey) == alone else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        cv2.setNumThreads(threads)
+    assert len(alone) > 20 and side_by_side == alone
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_the_detector_reads_the_same_pixels_once_per_image(monkeypatch):

@@ -14,6 +14,9 @@ Frames with no stroke component at all hold no text the detector could find, and
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import cv2
@@ -54,6 +57,9 @@ _MIN_LINE_CHARS = 2
 _OVERLAY_CONTRASTS = (48, 96, 160)
 # Horizontal reach that joins the characters of a line (gaps up to about one character).
 _JOIN = 9
+# Smallest mask (pixels) whose components are found on several threads (see ``_in_parallel``).
+_PARALLEL_MIN_PIXELS = 1 << 17
+_EXECUTORS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 @dataclass(frozen=True)
@@ -157,13 +163,28 @@ def _stroke_components(grey: np.ndarray, min_contrast: int, within: np.ndarray |
     # Small high-contrast text (the usual burned-in overlay) that touches low-contrast speckle or anatomy is joined
     # into one large component at the low threshold; it is found on its own at the higher levels.
     contrasts = [threshold] + [c for c in _OVERLAY_CONTRASTS if c > threshold]
-    responses = stroke_responses(grey)
-    return [
-        comp
-        for c in contrasts
-        for response in responses
-        for comp in mask_components((response >= c).astype(np.uint8), within)
-    ]
+    masks = [(response >= c).view(np.uint8) for c in contrasts for response in stroke_responses(grey)]
+    return [comp for found in _in_parallel(lambda mask: mask_components(mask, within), masks) for comp in found]
+
+
+def _in_parallel(work: Callable[[np.ndarray], list[StrokeComponent]], masks: list[np.ndarray]) -> list:
+    """``[work(mask) for mask in masks]``, spread over OpenCV's threads on large masks: labelling and dilation
+    release the GIL, so the masks of one frame are labelled side by side (on 2 cores, the stroke test of a
+    1024 x 1024 MR: 44 -> 30 ms, of a 512 x 512 frame: 15 -> 10 ms; below about 256 x 512 pixels, handing the
+    masks to threads costs what it saves)."""
+    threads = min(cv2.getNumThreads(), len(masks))
+    if threads <= 1 or masks[0].size < _PARALLEL_MIN_PIXELS:
+        return [work(mask) for mask in masks]
+    return list(_executor(threads).map(work, masks))
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    """This process's pool of ``threads`` threads (a forked child, such as a DataLoader worker, makes its own: the
+    parent's threads do not exist there)."""
+    key = (os.getpid(), threads)
+    if key not in _EXECUTORS:
+        _EXECUTORS[key] = ThreadPoolExecutor(threads, thread_name_prefix="monai-deid-strokes")
+    return _EXECUTORS[key]
 
 
 def candidate_areas(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -48,8 +49,9 @@ def _read_yaml(source: str) -> dict:
     return data
 
 
+@cache
 def load_placeholders() -> frozenset[str]:
-    """Token skeletons of the placeholder words shipped in ``placeholder_values.txt``."""
+    """Token skeletons of the placeholder words shipped in ``placeholder_values.txt`` (read once per process)."""
     text = resources.files(__package__).joinpath("placeholder_values.txt").read_text(encoding="utf-8")
     words = (line.strip() for line in text.splitlines())
     return frozenset(skeleton(w) for w in words if w and not w.startswith("#"))

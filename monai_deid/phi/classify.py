@@ -88,6 +88,8 @@ class ClassifyPHI(Transform):
         """
         if self.policy == "none":
             return [dataclasses.replace(r, is_phi=False, reason="policy:none", score=1.0) for r in regions]
+        if not regions:
+            return []
         matcher = self.matcher(header)
         in_terms = pieces_of_line_terms(regions, self.allowlist)
         evidence = [
