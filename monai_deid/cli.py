@@ -16,7 +16,7 @@ from monai_deid.audit import AuditLog, default_audit_path, read_audit
 from monai_deid.errors import DeidError
 from monai_deid.pipeline import STAGES, build_pipeline, merge_mapping_parts
 from monai_deid.report import write_review_report
-from monai_deid.runner import RunSummary, done_earlier, find_inputs, run_batch
+from monai_deid.runner import RunSummary, auto_workers, done_earlier, find_inputs, run_batch
 from monai_deid.samples import write_sample_set
 from monai_deid.secret import MissingSecretError, resolve_secret
 
@@ -70,7 +70,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quarantine", type=Path, help="copy inputs that were not written here")
     parser.add_argument("--mapping", type=Path, help="write original -> new identifiers here (CSV, holds PHI)")
     parser.add_argument("--report", type=Path, help="write a review page (HTML, holds PHI) for a privacy officer here")
-    parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default="auto",
+        help="parallel processes, or auto (default): one per core and at most one per file on the CPU, one on a GPU",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--engine", choices=("local", "ray"), default="local", help="local processes (default) or a Ray cluster"
@@ -115,6 +120,16 @@ def stage_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+def _workers(value: str) -> int | str:
+    """``--workers``: ``auto`` or a whole number (checked by :func:`run_command`)."""
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {value!r}") from None
+
+
 def config_id(settings: dict[str, Any]) -> str:
     """A PHI-free fingerprint of the settings and the secret: reruns skip files done with the same one."""
     scrub = settings.get("scrub") or {}
@@ -143,7 +158,7 @@ def run_command(
     quarantine: Path | None = None,
     mapping: Path | None = None,
     report: Path | None = None,
-    workers: int = 1,
+    workers: int | str = "auto",
     progress: bool = True,
     engine: str = "local",
     ray_address: str | None = None,
@@ -151,9 +166,11 @@ def run_command(
     """De-identify ``input_path`` into ``output`` and return the run's summary (the ``run`` command's body)."""
     audit_path = audit_path or default_audit_path(output)
     _check_paths(input_path, output, audit_path, quarantine, mapping, report)
-    if workers < 1:
-        raise UsageError("--workers must be at least 1")
+    if workers != "auto" and (not isinstance(workers, int) or workers < 1):
+        raise UsageError("--workers must be at least 1, or auto")
     files, skipped = find_inputs(input_path, exclude=[p for p in (output, audit_path, quarantine, mapping) if p])
+    if workers == "auto":
+        workers = auto_workers(len(files), settings.get("device", "cpu"))
     kwargs: dict[str, Any] = {"output_dir": output, **settings}
     if mapping is not None:
         kwargs["mapping_dir"] = mapping.with_name(mapping.name + ".parts")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pydicom
@@ -125,7 +128,7 @@ def test_usage_errors_exit_two(args: list[str], tmp_path: Path) -> None:
 
 def test_two_workers_write_the_same_files_as_one(mixed_batch: Path, header_only: Path, tmp_path: Path) -> None:
     common = ("--no-progress", "--config", header_only)
-    assert _monai_deid("run", mixed_batch, tmp_path / "one", *common).returncode == 1
+    assert _monai_deid("run", mixed_batch, tmp_path / "one", "--workers", "1", *common).returncode == 1
     assert _monai_deid("run", mixed_batch, tmp_path / "two", "--workers", "2", *common).returncode == 1
     one = {Path(p).relative_to(tmp_path / "one"): d for p, d in _digests(tmp_path / "one").items()}
     two = {Path(p).relative_to(tmp_path / "two"): d for p, d in _digests(tmp_path / "two").items()}
@@ -212,3 +215,59 @@ def test_a_worker_holds_networks_and_stroke_test_to_its_share_of_cores() -> None
     finally:
         torch.set_num_threads(before[0])
         cv2.setNumThreads(before[1])
+
+
+def test_auto_workers_use_the_cores_for_many_files_and_one_for_one_file_or_a_gpu() -> None:
+    from monai_deid.runner import auto_workers, available_cores
+
+    assert auto_workers(1) == 1
+    assert auto_workers(10_000) == min(available_cores(), auto_workers(10_000)) >= 1
+    assert auto_workers(10_000) == available_cores() or available_cores() > 8, "24 GiB hold 8 workers or more"
+    assert auto_workers(10_000, "cuda") == auto_workers(10_000, "cuda:1") == 1
+
+
+def test_workers_fork_only_where_safe() -> None:
+    from monai_deid.runner import _start_method
+
+    assert _start_method({"device": "cpu"}, threads=1) == "fork"
+    # OpenMP threads of the parent do not exist in a forked child: a child running more than one thread hangs.
+    assert _start_method({"device": "cpu"}, threads=2) == "spawn"
+    assert _start_method({"device": "cuda"}, threads=1) == "spawn"
+
+
+@contextlib.contextmanager
+def _fails_after(seconds: int, message: str) -> Iterator[None]:
+    def fail(*_: object) -> None:
+        raise TimeoutError(message)
+
+    previous = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_workers_run_after_this_process_ran_the_networks_on_its_threads(tmp_path: Path) -> None:
+    import torch
+
+    from monai_deid.audit import AuditLog
+    from monai_deid.pipeline import build_pipeline
+    from monai_deid.runner import process_file, run_batch
+
+    files = write_sample_set(tmp_path / "in")[:3]
+    settings = {"output_dir": tmp_path / "one", "scrub": {"secret": "test-secret"}, "classify": {"ner_model": None}}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        # OpenMP threads now exist in this process; the workers (forked on 2 cores) must not wait for them.
+        alone = [process_file(path, build_pipeline(**settings), None).status for path in files]
+    finally:
+        torch.set_num_threads(threads)
+    with AuditLog(tmp_path / "audit.jsonl") as audit, _fails_after(120, "the workers hung"):
+        kwargs = {**settings, "output_dir": tmp_path / "two"}
+        summary = run_batch(files, build_pipeline, kwargs, audit, workers=2, progress=False)
+    assert alone == ["ok"] * 3 and summary.counts["ok"] == 3
+    one, two = _digests(tmp_path / "one"), _digests(tmp_path / "two")
+    assert len(one) == 3 and sorted(one.values()) == sorted(two.values())
