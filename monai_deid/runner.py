@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -220,12 +221,18 @@ def _start_method(kwargs: dict[str, Any], threads: int) -> str:
     """``fork`` where it is safe, ``spawn`` elsewhere.
 
     A forked worker starts at once with this process's imports (torch and MONAI take about 4 s to import: 26
-    ultrasound files with 2 workers took 14.6 s spawned, 10.8 s forked, 12.1 s with one worker). It is safe on the
-    CPU when each worker runs one thread (see :func:`_threads_held`): a forked child whose parent has run OpenMP
-    threads hangs in its first parallel region with more than one. CUDA cannot be forked into.
+    ultrasound files with 2 workers took 14.6 s spawned, 10.8 s forked, 12.1 s with one worker). A forked child has
+    none of its parent's threads, so forking is safe only
+
+    - on the CPU (CUDA cannot be forked into),
+    - with one thread per worker (see :func:`_threads_held`): a child whose parent has run OpenMP threads hangs in
+      its first parallel region with more than one,
+    - from a process with no other Python thread: a Ray driver, a progress monitor or a user's thread may hold a
+      lock the child would wait for (the command line starts its workers before anything else runs).
     """
     cuda = str(kwargs.get("device", "cpu")).startswith("cuda") or torch.cuda.is_initialized()
-    fork = threads == 1 and not cuda and "fork" in multiprocessing.get_all_start_methods()
+    alone = threading.active_count() == 1
+    fork = threads == 1 and alone and not cuda and "fork" in multiprocessing.get_all_start_methods()
     return "fork" if fork else "spawn"
 
 

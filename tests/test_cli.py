@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,10 +230,22 @@ def test_auto_workers_use_the_cores_for_many_files_and_one_for_one_file_or_a_gpu
 def test_workers_fork_only_where_safe() -> None:
     from monai_deid.runner import _start_method
 
-    assert _start_method({"device": "cpu"}, threads=1) == "fork"
+    # In a fresh process, as the command line starts its workers: forked.
+    code = "from monai_deid.runner import _start_method; print(_start_method({'device': 'cpu'}, 1))"
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert fresh.stdout.strip() == "fork"
     # OpenMP threads of the parent do not exist in a forked child: a child running more than one thread hangs.
     assert _start_method({"device": "cpu"}, threads=2) == "spawn"
     assert _start_method({"device": "cuda"}, threads=1) == "spawn"
+    # Another Python thread may hold a lock the child would wait for.
+    idle = threading.Event()
+    other = threading.Thread(target=idle.wait)
+    other.start()
+    try:
+        assert _start_method({"device": "cpu"}, threads=1) == "spawn"
+    finally:
+        idle.set()
+        other.join()
 
 
 @contextlib.contextmanager
