@@ -1,8 +1,8 @@
 """The batch runner: find DICOM under an input path, run the pipeline on each file, audit every outcome.
 
 One bad file never stops the batch: its typed error becomes a ``failed`` or ``quarantined`` audit record and the run
-goes on. Workers are separate processes, each building its pipeline once: forked on the CPU with one thread each (they
-start at once), spawned otherwise (CUDA cannot be forked into).
+goes on. Workers are separate processes, each building its pipeline once: forked where that is safe (on the CPU, one
+thread each: they start at once), spawned otherwise (CUDA cannot be forked into).
 """
 
 from __future__ import annotations
@@ -220,9 +220,9 @@ def auto_workers(files: int, device: str = "cpu") -> int:
 def _start_method(kwargs: dict[str, Any], threads: int) -> str:
     """``fork`` where it is safe, ``spawn`` elsewhere.
 
-    A forked worker starts at once with this process's imports (torch and MONAI take about 4 s to import: 26
-    ultrasound files with 2 workers took 14.6 s spawned, 10.8 s forked, 12.1 s with one worker). A forked child has
-    none of its parent's threads, so forking is safe only
+    A forked worker starts at once with this process's imports (torch and MONAI take about 4 s to import: 98
+    ultrasound files with 2 workers took 21.4 s spawned, 17.3 s forked, 21.1 s with one worker, on 2 cores). A
+    forked child has none of its parent's threads, so forking is safe only
 
     - on the CPU (CUDA cannot be forked into),
     - with one thread per worker (see :func:`_threads_held`): a child whose parent has run OpenMP threads hangs in

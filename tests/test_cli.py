@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -11,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pydicom
@@ -118,6 +116,7 @@ def test_all_good_exits_zero_and_audit_lies_outside_output(header_only: Path, tm
         ["run", ".", "."],
         ["run", "IN", "OUT", "--audit", "OUT/audit.jsonl"],
         ["run", "IN", "OUT", "--workers", "0"],
+        ["run", "IN", "OUT", "--workers", "two"],
         ["frobnicate"],
     ],
 )
@@ -248,39 +247,45 @@ def test_workers_fork_only_where_safe() -> None:
         other.join()
 
 
-@contextlib.contextmanager
-def _fails_after(seconds: int, message: str) -> Iterator[None]:
-    def fail(*_: object) -> None:
-        raise TimeoutError(message)
+_FORKING_PARENT = """
+import os, sys
+from pathlib import Path
 
-    previous = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+import cv2, numpy as np, torch
+
+from monai_deid import runner
+from monai_deid.audit import AuditLog
+from monai_deid.pipeline import build_pipeline
+
+os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])  # 2 workers of one thread each: forked
+torch.set_num_threads(2)
+cv2.setNumThreads(2)
+# OpenMP's and OpenCV's pools now have threads, which a forked child does not have.
+torch.nn.functional.conv2d(torch.rand(1, 8, 256, 256), torch.rand(8, 8, 3, 3))
+cv2.morphologyEx(np.zeros((1024, 1024), np.uint8), cv2.MORPH_TOPHAT, np.ones((15, 15), np.uint8))
+kwargs = {"output_dir": sys.argv[1], "scrub": {"secret": "test-secret"}, "classify": {"ner_model": None}}
+print(runner._start_method(kwargs, 1))
+with AuditLog(Path(sys.argv[2])) as audit:
+    summary = runner.run_batch([Path(p) for p in sys.argv[3:]], build_pipeline, kwargs, audit, 2, progress=False)
+print(summary.counts["ok"])
+"""
 
 
-def test_workers_run_after_this_process_ran_the_networks_on_its_threads(tmp_path: Path) -> None:
-    import torch
-
-    from monai_deid.audit import AuditLog
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
+def test_forked_workers_run_after_their_parent_ran_thread_pools(tmp_path: Path) -> None:
     from monai_deid.pipeline import build_pipeline
-    from monai_deid.runner import process_file, run_batch
+    from monai_deid.runner import process_file
 
     files = write_sample_set(tmp_path / "in")[:3]
     settings = {"output_dir": tmp_path / "one", "scrub": {"secret": "test-secret"}, "classify": {"ner_model": None}}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
+    alone = [process_file(path, build_pipeline(**settings), None).status for path in files]
+    args = [sys.executable, "-c", _FORKING_PARENT, tmp_path / "two", tmp_path / "audit.jsonl", *files]
+    parent = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True)
     try:
-        # OpenMP threads now exist in this process; the workers (forked on 2 cores) must not wait for them.
-        alone = [process_file(path, build_pipeline(**settings), None).status for path in files]
-    finally:
-        torch.set_num_threads(threads)
-    with AuditLog(tmp_path / "audit.jsonl") as audit, _fails_after(120, "the workers hung"):
-        kwargs = {**settings, "output_dir": tmp_path / "two"}
-        summary = run_batch(files, build_pipeline, kwargs, audit, workers=2, progress=False)
-    assert alone == ["ok"] * 3 and summary.counts["ok"] == 3
+        out, _ = parent.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(parent.pid, signal.SIGKILL)  # the hung workers too
+        raise
+    assert out.split() == ["fork", "3"] and alone == ["ok"] * 3
     one, two = _digests(tmp_path / "one"), _digests(tmp_path / "two")
     assert len(one) == 3 and sorted(one.values()) == sorted(two.values())
