@@ -221,8 +221,8 @@ def test_auto_workers_use_the_cores_for_many_files_and_one_for_one_file_or_a_gpu
     from monai_deid.runner import auto_workers, available_cores
 
     assert auto_workers(1) == 1
-    assert auto_workers(10_000) == min(available_cores(), auto_workers(10_000)) >= 1
-    assert auto_workers(10_000) == available_cores() or available_cores() > 8, "24 GiB hold 8 workers or more"
+    assert 1 <= auto_workers(10_000) <= available_cores()
+    assert auto_workers(2) == min(2, auto_workers(10_000))
     assert auto_workers(10_000, "cuda") == auto_workers(10_000, "cuda:1") == 1
 
 
