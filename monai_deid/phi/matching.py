@@ -26,6 +26,8 @@ __all__ = ["HeaderMatch", "HeaderMatcher"]
 
 _TEMPORAL = {"date", "time", "datetime", "age"}
 _ELLIPSES = ("...", "..", "…")
+# Score of a token one OCR edit from the value's token, or the value's token cut short on screen.
+_NEAR = 0.9
 
 
 class HeaderMatch(NamedTuple):
@@ -48,14 +50,13 @@ class _Rendering(NamedTuple):
     ends: frozenset[tuple[int, str]]  # (0, first character) and (-1, last character) of each token
 
 
-def _token_score(text_tok: str, value_tok: str, truncated: bool) -> float:
-    """1.0 for an exact token, 0.9 for one OCR edit or an ellipsis-truncated prefix, 0.0 otherwise."""
+def _token_score(text_tok: str, value_tok: str) -> float:
+    """1.0 for an exact token, ``_NEAR`` for one OCR edit, 0.0 otherwise (a prefix cut short on screen also scores
+    ``_NEAR``, where the text shows the cut: see ``HeaderMatcher._find_tokens``)."""
     if text_tok == value_tok:
         return 1.0
     if len(value_tok) >= 5 and len(text_tok) >= 4 and within_one_edit(text_tok, value_tok):
-        return 0.9
-    if truncated and _cut_prefix(text_tok, value_tok):
-        return 0.9
+        return _NEAR
     return 0.0
 
 
@@ -143,11 +144,11 @@ class HeaderMatcher:
                 k, scores = 0, []
                 while i + k < len(tokens) and j + k < len(r.tokens):
                     text_tok, value_tok = tokens[i + k].skel, r.tokens[j + k]
-                    s = _token_score(text_tok, value_tok, False)
+                    s = _token_score(text_tok, value_tok)
                     # a prefix counts only where the text stops or is cut there (the dearer test, made last)
                     prefix = not s and j + k < len(r.tokens) - 1 and _cut_prefix(text_tok, value_tok)
                     if prefix and self._truncated_after(text, tokens, i + k):
-                        s = _token_score(text_tok, value_tok, True)
+                        s = _NEAR
                     if not s:
                         break
                     scores.append(s)
