@@ -123,6 +123,7 @@ def run_monai_cli(
     log: Path,
     header_only: bool = False,
     env: dict[str, str] | None = None,
+    extra: list[str] | None = None,
 ) -> RunTiming:
     """Run ``python -m monai_deid.cli run`` on a folder; completion times come from its audit log as it grows.
 
@@ -133,12 +134,13 @@ def run_monai_cli(
         log: where the command's own output goes.
         header_only: run with ``scan_pixels: false`` in the config (no OCR, classification or redaction).
         env: extra environment variables for the command.
+        extra: more command-line arguments (``["--device", "cuda"]``).
     """
     shutil.rmtree(output, ignore_errors=True)
     audit = output.with_name(output.name + ".audit.jsonl")
     audit.unlink(missing_ok=True)
     command = [sys.executable, "-m", "monai_deid.cli", "run", str(corpus_set), str(output), "--audit", str(audit)]
-    command += ["--workers", str(workers), "--no-progress"]
+    command += ["--workers", str(workers), "--no-progress", *(extra or [])]
     label = f"monai-deid --workers {workers}"
     if header_only:
         config = output.with_name("header_only.yaml")
@@ -152,7 +154,9 @@ def run_monai_cli(
         seen = 0
         while True:
             finished = process.poll() is not None
-            lines = audit.read_text().splitlines() if audit.exists() else []
+            text = audit.read_text() if audit.exists() else ""
+            # a line still being written (no newline yet) is read on the next poll
+            lines = text.splitlines() if finished else text.splitlines()[: text.count("\n")]
             now = time.perf_counter() - start
             for line in lines[seen:]:
                 if line.strip():

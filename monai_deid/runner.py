@@ -46,6 +46,9 @@ _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
 _QUARANTINE_ERRORS = (UnsupportedContentError, VerificationError)
 #: Memory one worker process needs (its networks and one image in flight; about 1.45 GB measured at peak).
 _WORKER_MEMORY = 2 << 30
+#: One GPU worker's share of the card: 6.8 GiB reserved at most on an H100 (networks, cuDNN workspaces, a batch
+#: of 16 CRAFT canvases of 1024x768), plus its CUDA context.
+_GPU_WORKER_MEMORY = 8 << 30
 
 
 def find_inputs(input_path: str | Path, exclude: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
@@ -208,13 +211,26 @@ def available_cores() -> int:
 
 
 def auto_workers(files: int, device: str = "cpu") -> int:
-    """The worker count of ``--workers auto``: one per core and at most one per file on the CPU, within the
-    memory (each worker holds its own networks, about 1.5 GB); one on a GPU, whose batches already use it whole."""
-    if str(device).startswith("cuda"):
-        return 1
+    """The worker count of ``--workers auto``: one per core and at most one per file, within the host's memory (each
+    worker holds its own networks, about 1.5 GB) and, on a GPU, within its memory (:data:`_GPU_WORKER_MEMORY` each).
+
+    GPU workers still share the card well: each spends most of a frame on the host (stroke test, header matching,
+    verification, file writing), so on an H100 with 16 cores 4 workers read 1024x768 frames 2.8x as fast as one.
+    """
     pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     memory_limit = max(1, pages * os.sysconf("SC_PAGE_SIZE") // _WORKER_MEMORY) if pages > 0 else files
-    return max(1, min(available_cores(), files, memory_limit))
+    workers = min(available_cores(), files, memory_limit)
+    if str(device).startswith("cuda"):
+        workers = min(workers, _gpu_memory(device) // _GPU_WORKER_MEMORY)
+    return max(1, workers)
+
+
+def _gpu_memory(device: str) -> int:
+    """Bytes of memory on the GPU ``device`` (0 where there is none); initialises CUDA in this process, which then
+    spawns its workers."""
+    if not torch.cuda.is_available():
+        return 0
+    return torch.cuda.get_device_properties(torch.device(device)).total_memory
 
 
 def _start_method(kwargs: dict[str, Any], threads: int) -> str:

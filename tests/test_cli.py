@@ -218,12 +218,17 @@ def test_a_worker_holds_networks_and_stroke_test_to_its_share_of_cores() -> None
 
 
 def test_auto_workers_use_the_cores_for_many_files_and_one_for_one_file_or_a_gpu() -> None:
+    import torch
+
     from monai_deid.runner import auto_workers, available_cores
 
     assert auto_workers(1) == 1
     assert 1 <= auto_workers(10_000) <= available_cores()
     assert auto_workers(2) == min(2, auto_workers(10_000))
-    assert auto_workers(10_000, "cuda") == auto_workers(10_000, "cuda:1") == 1
+    assert auto_workers(1, "cuda") == 1
+    assert 1 <= auto_workers(10_000, "cuda") <= auto_workers(10_000)
+    if not torch.cuda.is_available():
+        assert auto_workers(10_000, "cuda") == 1
 
 
 def test_workers_fork_only_where_safe() -> None:

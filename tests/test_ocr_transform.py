@@ -74,6 +74,26 @@ def test_exhaustive_craft_detector_finds_the_same_strings(tmp_path):
     assert [r.text for r in rendered if not is_found(regions, r, 0)] == []
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_finds_every_string_in_every_stored_format(tmp_path):
+    # The GPU path (float16 channels-last CRAFT over every stroke area, one LSTM pass per read, pinned staging
+    # copies) on the formats of test_stored_formats and on a cine whose label is on one frame only.
+    on_gpu = DetectBurnedInText(device="cuda")
+    for index, fmt in enumerate(FAST_FORMATS):
+        strings = [STRINGS[index % len(STRINGS)], STRINGS[(index + 5) % len(STRINGS)]]
+        grey, rendered = _render(index, strings, ["sans", "mono", "serif"][index % 3], 11 + index % 4, index % 2 == 0)
+        image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / f"{fmt[0]}.dcm", grey[None], fmt))
+        regions = on_gpu(image, header)
+        assert [r.text for r in rendered if not is_found(regions, r, 0)] == [], fmt[0]
+    grey, overlay = _render(3, ["SMITH^JOHN", "2023-04-17"], "sans", 12, True)
+    frames = np.repeat(grey[None], 20, axis=0)
+    frames[7], labels = draw_strings(grey, ["LT KIDNEY"], "mono", 12, 0.92, origin=(140, 80))
+    image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / "cine.dcm", frames, FORMATS[0]))
+    regions = on_gpu(image, header)
+    assert all(is_found(regions, r, f) for r in overlay for f in range(20))
+    assert is_found(regions, labels[0], 7) and not is_found(regions, labels[0], 6)
+
+
 def test_detector_mode_follows_the_device():
     assert EngineSettings(device="cpu").detector == "lines"
     assert EngineSettings(device="cuda:1").detector == "craft"  # only resolved here: no GPU needed

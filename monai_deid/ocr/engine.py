@@ -12,6 +12,7 @@ canvases are rounded to a few sizes, so that oneDNN prepares its kernels for few
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import threading
@@ -72,14 +73,15 @@ class EngineSettings:
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        half: run the networks in a 16-bit float where the hardware computes it natively: CRAFT under autocast to
-            float16 on CUDA; on a CPU, CRAFT and the recogniser's VGG features as channels-last float16 modules
+        half: run the networks in a 16-bit float where the hardware computes it natively: CRAFT as a channels-last
+            float16 module on CUDA; on a CPU, CRAFT and the recogniser's VGG features as channels-last float16 modules
             with AVX512-FP16 or AMX-FP16 (its LSTMs too: CRAFT 5x and recognition 2.4x to 3x faster than float32),
             else as bfloat16 modules with AVX512-BF16 or AMX-BF16 (LSTMs float32: 2.4x faster per ultrasound file
             on this project's Xeon), else float32 (see :func:`cpu_dtype`). The recogniser's LSTMs stay float32 on
             CUDA, as EasyOCR runs them. A few low-confidence readings can differ between CPUs of different kinds:
             on a mixed cluster, ``half=False`` reads through the same float32 path everywhere.
-        batch_size: images per detector forward and crops per recogniser forward.
+        batch_size: images per detector forward and crops per recogniser forward (on CUDA the recogniser reads all
+            the crops of a call in one forward).
         text_threshold: CRAFT region score a blob must reach to count as text (EasyOCR's default 0.7).
         low_text: CRAFT region score that belongs to a blob (EasyOCR's default 0.4).
         link_threshold: CRAFT affinity score that links characters (EasyOCR's default 0.4).
@@ -217,10 +219,11 @@ def cpu_dtype(half: bool) -> torch.dtype:
 def networks(settings: EngineSettings) -> Networks:
     """The networks for ``settings.device`` and ``settings.half``, built once per process.
 
-    On CUDA these are EasyOCR's own modules (the detector is autocast to float16 per call when ``half``). On CPU,
-    CRAFT and the recogniser's VGG features run channels-last in their inference form
+    On CUDA, CRAFT runs as a channels-last float16 copy with ``half`` (float32 otherwise) and the recogniser is
+    EasyOCR's own in float32, its LSTM weights flattened once for cuDNN (:class:`_FlatLSTM`; EasyOCR flattens them
+    again on every call). On CPU, CRAFT and the recogniser's VGG features run channels-last in their inference form
     (:func:`monai_deid.ocr.fusion.fused_for_inference`: batch norms folded, ReLUs fused, poolings as maxima;
-    :class:`_CpuForm`):
+    :class:`_Converted`):
 
     - with ``half`` on a CPU with native float16 (:func:`cpu_dtype`), as float16 copies, the recogniser's LSTMs
       too. On this project's Xeon: CRAFT 5x faster with score maps within 0.005 of float32; recognition 2.4x to 3x
@@ -243,11 +246,16 @@ def networks(settings: EngineSettings) -> Networks:
         reader = get_reader(device)
         detector, recognizer = _bare(reader.detector), _bare(reader.recognizer)
         if device == "cpu":
-            detector = _CpuForm(fused_for_inference(detector), dtype, channels_last=True)
+            detector = _Converted(fused_for_inference(detector), dtype, channels_last=True)
             recognizer = fused_for_inference(recognizer)
-            recognizer.FeatureExtraction = _CpuForm(recognizer.FeatureExtraction, dtype, channels_last=True)
+            recognizer.FeatureExtraction = _Converted(recognizer.FeatureExtraction, dtype, channels_last=True)
             if dtype == torch.float16:
-                recognizer.SequenceModeling = _CpuForm(recognizer.SequenceModeling, dtype)
+                recognizer.SequenceModeling = _Converted(recognizer.SequenceModeling, dtype)
+        else:
+            half = torch.float16 if settings.half else torch.float32
+            detector = _Converted(copy.deepcopy(detector), half, channels_last=True)
+            recognizer = copy.deepcopy(recognizer)
+            recognizer.SequenceModeling = torch.nn.Sequential(*(_FlatLSTM(m) for m in recognizer.SequenceModeling))
         # EasyOCR builds its recogniser in training mode (batch norms on batch statistics) and calls eval() before
         # each of its own uses: do it once here, wrappers included.
         with _LOCK:
@@ -255,11 +263,11 @@ def networks(settings: EngineSettings) -> Networks:
     return _NETWORKS[key]
 
 
-class _CpuForm(torch.nn.Module):
-    """A module converted to ``dtype`` and a memory format for the CPU: in float16 or bfloat16 on a CPU that computes
-    it natively, oneDNN runs it on AVX512 / AMX kernels; convolutions want ``channels_last`` in any precision. Takes and
-    returns float32 (the first output, for modules returning a tuple such as CRAFT's ``(score maps, features)``).
-    Converts ``module`` in place: pass a copy of EasyOCR's (:func:`networks` passes the fused copies)."""
+class _Converted(torch.nn.Module):
+    """A module converted to ``dtype`` and a memory format: in float16 or bfloat16 on a CPU that computes it natively,
+    oneDNN runs it on AVX512 / AMX kernels, and on a GPU cuDNN runs float16 on tensor cores; convolutions want
+    ``channels_last`` in any precision. Takes and returns float32 (the first output, for modules returning a tuple such
+    as CRAFT's ``(score maps, features)``). Converts ``module`` in place: pass a copy of EasyOCR's."""
 
     def __init__(self, module: torch.nn.Module, dtype: torch.dtype, channels_last: bool = False) -> None:
         super().__init__()
@@ -272,6 +280,20 @@ class _CpuForm(torch.nn.Module):
         if isinstance(out, tuple):
             return (out[0].float(), *out[1:])
         return out.float()
+
+
+class _FlatLSTM(torch.nn.Module):
+    """EasyOCR's ``BidirectionalLSTM`` without its per-call ``flatten_parameters`` (0.9 ms a call on an H100): the
+    weights are flattened into cuDNN's single buffer once, here."""
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        super().__init__()
+        self.rnn, self.linear = layer.rnn, layer.linear
+        self.rnn.flatten_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        recurrent, _ = self.rnn(x)
+        return self.linear(recurrent)
 
 
 def _bare(module: torch.nn.Module) -> torch.nn.Module:
@@ -293,14 +315,16 @@ def _score_maps(images: list[np.ndarray], settings: EngineSettings) -> list[np.n
     """CRAFT score maps ``(h/2, w/2, 2)`` for equally shaped uint8 images, one forward per batch."""
     net = networks(settings).detector
     device = torch.device(settings.device)
-    on_cuda = device.type == "cuda"
-    batch = _to_device(np.stack(images), device)
+    stacked = np.stack(images)
+    if device.type == "cuda":
+        stacked = _rows_padded(stacked)
+    batch = _to_device(stacked, device)
     mean = torch.tensor(_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(_STD, device=device).view(1, 3, 1, 1)
-    x = (batch.unsqueeze(1).float() - mean) / std
-    with torch.inference_mode(), torch.autocast("cuda", enabled=on_cuda and settings.half):
+    with torch.inference_mode():
+        x = (batch.unsqueeze(1).float() - mean) / std
         y, _ = net(x)
-    return list(y.float().cpu().numpy())
+    return list(y[: len(images)].cpu().numpy())
 
 
 def read_lines(images: Sequence[np.ndarray], settings: EngineSettings) -> list[list[LineBox]]:
@@ -478,17 +502,22 @@ def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[
     order = sorted(range(len(resized)), key=lambda i: resized[i].shape[1])
     widths = [_bucket(resized[i].shape[1]) for i in order]
     results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-    for group in _reading_groups(_batches(list(range(len(order))), settings.batch_size), widths):
+    for group in _reading_plan(widths, settings.batch_size, device):
         width = widths[group[-1][-1]]
         rows = [order[k] for chunk in group for k in chunk]
-        batches = [_padded_batch([resized[order[k]] for k in chunk], width) for chunk in group]
+        batch, sizes = _padded_batch([resized[i] for i in rows], width), [len(chunk) for chunk in group]
+        if device.type == "cuda":
+            batch = _rows_padded(batch)
+            sizes = [len(batch)]
+        stacked = _to_device(batch, device).unsqueeze(1)
         with torch.inference_mode():
-            logits = _logits(model, [_to_device(b, device).unsqueeze(1) for b in batches])
+            logits = _logits(model, list(stacked.split(sizes)))
             prob = torch.softmax(logits, dim=2)
             prob[:, :, ignore] = 0.0
             prob = prob / prob.sum(dim=2, keepdim=True)
             best_prob, best_index = prob.max(dim=2)
-        best_prob, best_index = best_prob.cpu().numpy(), best_index.cpu().numpy()
+            best = torch.stack((best_prob, best_index.to(best_prob.dtype)))[:, : len(rows)].cpu().numpy()
+        best_prob, best_index = best[0], best[1].astype(np.int64)
         texts = converter.decode_greedy(best_index.reshape(-1), [best_index.shape[1]] * len(rows))
         for row, i in enumerate(rows):
             kept = best_prob[row][best_index[row] != 0]
@@ -497,12 +526,52 @@ def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[
     return results
 
 
-def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    """``array`` as a tensor on ``device``; copied to a GPU from pinned memory, without waiting for the copy."""
-    tensor = torch.from_numpy(array)
+def _reading_plan(widths: list[int], batch_size: int, device: torch.device) -> list[list[list[int]]]:
+    """Groups of batches of the crops sorted by width (``widths``), each group read at its widest crop's width with
+    one LSTM pass (:func:`_reading_groups`). On a GPU one group of one batch: an LSTM pass there costs far more than
+    padding every crop to the widest (an H100 spent 1.7 ms of GPU time and 2.7 ms of host time per pass)."""
+    if not widths:
+        return []
     if device.type == "cuda":
-        tensor = tensor.pin_memory()
-    return tensor.to(device, non_blocking=True)
+        return [[list(range(len(widths)))]]
+    return _reading_groups(_batches(list(range(len(widths))), batch_size), widths)
+
+
+def _rows_padded(batch: np.ndarray) -> np.ndarray:
+    """``batch`` with blank rows added up to a power of two: on a GPU, cuDNN builds its plans once per tensor shape
+    (about 0.5 ms of host time for each new one), so shapes that repeat cost that once. Rows are read independently:
+    the blank ones change no reading."""
+    target = 1 << (len(batch) - 1).bit_length()
+    return np.concatenate([batch, np.zeros((target - len(batch), *batch.shape[1:]), batch.dtype)])
+
+
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``array`` as a tensor on ``device``; copied to a GPU through this thread's pinned staging buffer, without
+    waiting for the copy (pinning a new host tensor for every copy cost 2.2 ms a call on an H100 machine)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type != "cuda":
+        return tensor
+    staging = _staging_buffer(device, tensor.nbytes)
+    view = staging[: tensor.nbytes].view(tensor.dtype).view(tensor.shape)
+    view.copy_(tensor)
+    out = view.to(device, non_blocking=True)
+    _LOCAL.staged[device].record(torch.cuda.current_stream(device))
+    return out
+
+
+def _staging_buffer(device: torch.device, nbytes: int) -> torch.Tensor:
+    """This thread's page-locked buffer for copies to ``device``, at least ``nbytes`` long, once the copy queued from
+    it before has finished."""
+    if not hasattr(_LOCAL, "staging"):
+        _LOCAL.staging, _LOCAL.staged = {}, {}
+    buffers, events = _LOCAL.staging, _LOCAL.staged
+    if device in events:
+        events[device].synchronize()
+    else:
+        events[device] = torch.cuda.Event()
+    if device not in buffers or buffers[device].numel() < nbytes:
+        buffers[device] = torch.empty(max(nbytes, 1 << 20), dtype=torch.uint8, pin_memory=True)
+    return buffers[device]
 
 
 def _padded_batch(lines: list[np.ndarray], width: int) -> np.ndarray:
