@@ -123,7 +123,8 @@ class RedactPixels(Transform):
         out = img.clone()
         raw, source = _signed_view(out), _signed_view(img)
         for ((x0, y0, x1, y1), frames), fill in zip(jobs.items(), fills, strict=True):
-            value = fill.to(pixels.dtype).view(raw.dtype)[:, :, None, None]
+            # an int64 fill cast to the signed view keeps its low bits: the unsigned value's bits
+            value = fill.to(raw.dtype)[:, :, None, None]
             # plain slices over runs of frames: advanced indexing into a large tensor is slow, and torch lacks it
             # for some dtypes
             for run, offset in _frame_runs(frames, n_frames):
@@ -191,10 +192,13 @@ class RedactPixels(Transform):
         # fall back to the plain ring, then (for a box covering the whole image) to the box itself
         mask = clean if clean.any() else ring if ring.any() else ~ring
         mask = mask.to(pixels.device)
-        pieces = [pixels[:, run, wy0:wy1, wx0:wx1][..., mask] for run, _ in _frame_runs(frames, n_frames)]
+        # gathered through the signed view: CUDA has no masked indexing of wide unsigned types
+        signed = _signed_view(pixels)
+        pieces = [signed[:, run, wy0:wy1, wx0:wx1][..., mask] for run, _ in _frame_runs(frames, n_frames)]
         samples = torch.cat(pieces, dim=1) if len(pieces) > 1 else pieces[0]
-        if samples.dtype in _SIGNED_VIEW:  # no median/mode kernels for wide unsigned types
-            samples = samples.long()
+        if pixels.dtype in _SIGNED_VIEW:  # back to the unsigned values, as int64 (no median/mode kernels for them)
+            bits = torch.iinfo(signed.dtype).bits
+            samples = samples.long() & ((1 << bits) - 1) if bits < 64 else samples.long()
         # the lower median and the mode are values that occur in the ring, so they are valid stored values
         return samples.mode(dim=-1).values if categorical else samples.median(dim=-1).values
 

@@ -49,6 +49,10 @@ _WORKER_MEMORY = 2 << 30
 #: One GPU worker's share of the card: 6.8 GiB reserved at most on an H100 (networks, cuDNN workspaces, a batch
 #: of 16 CRAFT canvases of 1024x768), plus its CUDA context.
 _GPU_WORKER_MEMORY = 8 << 30
+#: GPU workers share the card: each spends most of a frame on the host (stroke test, header matching, verification,
+#: file writing), so on an H100 with 16 cores 4 workers read 1024x768 frames 2.8x as fast as one; 9 workers only
+#: 1.2x, their processes taking turns on the GPU (BENCHMARKS.md, CUDA).
+_GPU_WORKERS = 4
 
 
 def find_inputs(input_path: str | Path, exclude: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
@@ -212,16 +216,13 @@ def available_cores() -> int:
 
 def auto_workers(files: int, device: str = "cpu") -> int:
     """The worker count of ``--workers auto``: one per core and at most one per file, within the host's memory (each
-    worker holds its own networks, about 1.5 GB) and, on a GPU, within its memory (:data:`_GPU_WORKER_MEMORY` each).
-
-    GPU workers still share the card well: each spends most of a frame on the host (stroke test, header matching,
-    verification, file writing), so on an H100 with 16 cores 4 workers read 1024x768 frames 2.8x as fast as one.
-    """
+    worker holds its own networks, about 1.5 GB); on a GPU at most :data:`_GPU_WORKERS` and within its memory
+    (:data:`_GPU_WORKER_MEMORY` each)."""
     pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     memory_limit = max(1, pages * os.sysconf("SC_PAGE_SIZE") // _WORKER_MEMORY) if pages > 0 else files
     workers = min(available_cores(), files, memory_limit)
     if str(device).startswith("cuda"):
-        workers = min(workers, _gpu_memory(device) // _GPU_WORKER_MEMORY)
+        workers = min(workers, _GPU_WORKERS, _gpu_memory(device) // _GPU_WORKER_MEMORY)
     return max(1, workers)
 
 

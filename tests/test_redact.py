@@ -49,6 +49,8 @@ CASES = {
     "mono2-8bit": Case("MONOCHROME2", torch.uint8, 8, (40,), (230,), 6),
     "mono1-12in16": Case("MONOCHROME1", torch.uint16, 12, (3500,), (200,), 40),
     "mono2-16bit": Case("MONOCHROME2", torch.uint16, 16, (1000,), (60000,), 300),
+    # a background above int16's range: unsigned values are handled through a signed view of the same bits
+    "mono2-16bit-bright": Case("MONOCHROME2", torch.uint16, 16, (50000,), (900,), 300),
     "mono2-int16": Case("MONOCHROME2", torch.int16, 16, (-1000,), (2000,), 50),
     "rgb-8bit": Case("RGB", torch.uint8, 8, (20, 30, 60), (255, 255, 0), 5),
     "ybr_full-8bit": Case("YBR_FULL", torch.uint8, 8, (60, 140, 120), (235, 128, 128), 4),
