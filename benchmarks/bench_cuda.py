@@ -227,8 +227,8 @@ def main() -> None:
                 phi[label] = summarize(score_tool(key, outputs_from_audit(workdir / "single", audit), inputs))
     lines += ["", "| run | PHI planted | removed | kept | labels destroyed |", "| --- | ---: | ---: | ---: | ---: |"]
     for label, s in phi.items():
-        counts = (s["phi_planted"], s["phi_removed"], s["phi_kept"], s["labels_destroyed"])
-        lines.append(f"| {label} | " + " | ".join(str(n) for n in counts) + " |")
+        cells = (s["phi_planted"], s["phi_removed"], s["phi_kept"], s["labels_destroyed"])
+        lines.append(f"| {label} | " + " | ".join(str(n) for n in cells) + " |")
     report = "\n".join(lines)
     print(report)
     (workdir / "report.json").write_text(json.dumps(phi, indent=1))
