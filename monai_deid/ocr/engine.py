@@ -317,7 +317,7 @@ def _score_maps(images: list[np.ndarray], settings: EngineSettings) -> list[np.n
     device = torch.device(settings.device)
     stacked = np.stack(images)
     if device.type == "cuda":
-        stacked = _rows_padded(stacked)
+        stacked = _padded_to_power_of_two(stacked)
     batch = _to_device(stacked, device)
     mean = torch.tensor(_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(_STD, device=device).view(1, 3, 1, 1)
@@ -507,7 +507,7 @@ def _recognize(crops: list[np.ndarray], settings: EngineSettings) -> list[tuple[
         rows = [order[k] for chunk in group for k in chunk]
         batch, sizes = _padded_batch([resized[i] for i in rows], width), [len(chunk) for chunk in group]
         if device.type == "cuda":
-            batch = _rows_padded(batch)
+            batch = _padded_to_power_of_two(batch)
             sizes = [len(batch)]
         stacked = _to_device(batch, device).unsqueeze(1)
         with torch.inference_mode():
@@ -537,10 +537,10 @@ def _reading_plan(widths: list[int], batch_size: int, device: torch.device) -> l
     return _reading_groups(_batches(list(range(len(widths))), batch_size), widths)
 
 
-def _rows_padded(batch: np.ndarray) -> np.ndarray:
-    """``batch`` with blank rows added up to a power of two: on a GPU, cuDNN builds its plans once per tensor shape
-    (about 0.5 ms of host time for each new one), so shapes that repeat cost that once. Rows are read independently:
-    the blank ones change no reading."""
+def _padded_to_power_of_two(batch: np.ndarray) -> np.ndarray:
+    """``batch`` with blank items (crops, canvases) added up to a power of two: on a GPU, cuDNN builds its plans once
+    per tensor shape (about 0.5 ms of host time for each new one), so shapes that repeat cost that once. The networks
+    read each item on its own: the blank ones change no reading or score map."""
     target = 1 << (len(batch) - 1).bit_length()
     return np.concatenate([batch, np.zeros((target - len(batch), *batch.shape[1:]), batch.dtype)])
 
