@@ -2,8 +2,9 @@
 
 Runs ``build_pipeline``'s transforms one by one, in one process, on every file of each set of the benchmark corpus
 (``benchmarks/corpus.py``), and reports per stage the milliseconds per file and per frame and its share of the
-whole. Warm-up files (``000_warmup_*``) are run first and left out. On CUDA each stage is timed after a device
-synchronisation, so asynchronous work is charged to the stage that queued it.
+whole, and the header-only pipeline's time per file on the same files (``scan_pixels=False``, timed in the same
+rounds) with the full pipeline's ratio to it. Warm-up files (``000_warmup_*``) are run first and left out. On CUDA
+each stage is timed after a device synchronisation, so asynchronous work is charged to the stage that queued it.
 
 Usage:
     PYTHONPATH=$PWD python -m benchmarks.bench_stages [--workdir /tmp/monai-deid-bench] [--device cpu|cuda]
@@ -31,9 +32,10 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_stages(files: list[Path], output: Path, device: str) -> tuple[Counter, int]:
-    """Seconds spent in each transform over ``files``, and the number of frames they hold."""
-    pipeline = build_pipeline(output, device=device, scrub={"secret": _SECRET})
+def time_stages(files: list[Path], output: Path, device: str, scan_pixels: bool = True) -> tuple[Counter, int]:
+    """Seconds spent in each transform over ``files``, and the number of frames they hold (``scan_pixels=False``:
+    the header-only pipeline)."""
+    pipeline = build_pipeline(output, device=device, scan_pixels=scan_pixels, scrub={"secret": _SECRET})
     seconds: Counter = Counter()
     frames = 0
     for path in files:
@@ -78,9 +80,13 @@ def main() -> None:
         warmups, files = [p for p in paths if is_warmup(p)], [p for p in paths if not is_warmup(p)]
         output = workdir / "stages_out" / name
         time_stages(warmups, output, args.device)
+        time_stages(warmups, output, args.device, scan_pixels=False)
         for _ in range(args.rounds):
             seconds, frames = time_stages(files, output, args.device)
+            header_only, _ = time_stages(files, output, args.device, scan_pixels=False)
         print("\n".join(_table(name, seconds, len(files), frames)))
+        full, header = sum(seconds.values()) / len(files), sum(header_only.values()) / len(files)
+        print(f"header-only pipeline: {1000 * header:.1f} ms per file; the full one {full / header:.2f}x that\n")
 
 
 if __name__ == "__main__":
