@@ -217,7 +217,7 @@ def test_a_worker_holds_networks_and_stroke_test_to_its_share_of_cores() -> None
         cv2.setNumThreads(before[1])
 
 
-def test_auto_workers_use_the_cores_for_many_files_and_one_for_one_file_or_a_gpu() -> None:
+def test_auto_workers_use_the_cores_for_many_files_and_one_for_one_file() -> None:
     import torch
 
     from monai_deid.runner import auto_workers, available_cores
@@ -226,7 +226,8 @@ def test_auto_workers_use_the_cores_for_many_files_and_one_for_one_file_or_a_gpu
     assert 1 <= auto_workers(10_000) <= available_cores()
     assert auto_workers(2) == min(2, auto_workers(10_000))
     assert auto_workers(1, "cuda") == 1
-    assert 1 <= auto_workers(10_000, "cuda") <= auto_workers(10_000)
+    # on a GPU at most 4 (more processes take turns on it), and one where there is no GPU to run on
+    assert 1 <= auto_workers(10_000, "cuda") <= min(4, auto_workers(10_000))
     if not torch.cuda.is_available():
         assert auto_workers(10_000, "cuda") == 1
 
