@@ -310,3 +310,31 @@ def test_narrow_tail_batches_share_the_lstm_pass_of_the_widest_crops():
     assert [[len(b) for b in group] for group in groups] == [[16], [8], [4, 2]]
     assert [k for group in groups for batch in group for k in batch] == list(range(len(widths)))
     assert engine._reading_groups([], []) == []
+
+
+def test_on_a_gpu_all_crops_are_one_pass_padded_with_blank_crops_that_change_no_reading():
+    # The CUDA plan (one LSTM pass over every crop, the batch padded to a power of two so that cuDNN sees shapes it
+    # has planned for) is decided on the host: checked here on the CPU networks.
+    widths = [192] * 5 + [384] * 2
+    assert engine._reading_plan(widths, 16, torch.device("cuda")) == [[list(range(7))]]
+    assert engine._reading_plan(widths, 16, torch.device("cpu")) == engine._reading_groups(
+        engine._batches(list(range(7)), 16), widths
+    )
+    assert engine._reading_plan([], 16, torch.device("cuda")) == []
+
+    strings = ["SMITH JOHN", "2023-04-17", "LT KIDNEY"]
+    grey, _ = _render(5, strings, "sans", 14, True)
+    lines = [(grey[8 + 31 * k : 8 + 31 * k + 22] * 255).astype(np.uint8) for k in range(3)]
+    readings = engine.recognize_crops(lines, EngineSettings())
+    assert all(text_similarity(t, s) >= 0.8 for (t, _), s in zip(readings, strings, strict=True))  # text lines
+    resized = [engine._resized(line) for line in lines]
+    batch = engine._padded_batch(resized, engine._bucket(max(r.shape[1] for r in resized)))
+    padded = engine._padded_to_power_of_two(batch)
+    assert padded.shape == (4, *batch.shape[1:]) and np.array_equal(padded[:3], batch) and not padded[3].any()
+
+    model = networks(EngineSettings()).recognizer
+    with torch.inference_mode():
+        alone = engine._logits(model, [torch.from_numpy(batch).unsqueeze(1)])
+        with_blank = engine._logits(model, [torch.from_numpy(padded).unsqueeze(1)])[:3]
+    assert torch.equal(alone.argmax(2), with_blank.argmax(2))
+    assert torch.allclose(alone, with_blank, atol=1e-2)
