@@ -10,7 +10,7 @@ Writes its own set (no pydicom-data needed, so it runs on a bare GPU machine):
 Then, on ``--device``:
 
 1. stages: ``build_pipeline``'s transforms one by one in this process, synchronised after each
-   (``bench_stages.time_stages``): milliseconds per frame and each stage's share;
+   (``bench_stages``): milliseconds per file and per frame, each stage's share, frames/s;
 2. end to end: ``monai-deid run --workers N`` for each N of ``--workers``, whole command in a subprocess; the figure
    is steady frames/s after the warm-ups (``bench_end_to_end.RunTiming.steady``), and the CPU with ``--workers auto``
    on the same files as the baseline of the same run (``--no-cpu`` skips it);
@@ -38,7 +38,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.uid import UltrasoundImageStorage, UltrasoundMultiFrameImageStorage
 
 from benchmarks.bench_end_to_end import RunTiming, run_monai_cli
-from benchmarks.bench_stages import time_stages
+from benchmarks.bench_stages import stage_table, time_stages
 from benchmarks.corpus import PlantedText, is_warmup
 from benchmarks.planted_phi import InputCache, make_reader, outputs_from_audit, score_tool, summarize
 from monai_deid.runner import auto_workers
@@ -155,15 +155,8 @@ def _stage_rows(name: str, files: list[Path], workdir: Path, device: str) -> lis
     measured = [p for p in files if not is_warmup(p)]
     time_stages(warm, workdir / "stages_out" / name, device)
     seconds, frames = time_stages(measured, workdir / "stages_out" / name, device)
-    total = sum(seconds.values())
-    rows = [
-        f"### {name}: {len(measured)} files, {frames} frames, {frames / total:.1f} frames/s in one process",
-        "",
-        "| stage | ms per frame | share |",
-        "| --- | ---: | ---: |",
-    ]
-    rows += [f"| {stage} | {1000 * s / frames:.2f} | {100 * s / total:.0f}% |" for stage, s in seconds.items()]
-    return [*rows, ""]
+    rate = f"{frames / sum(seconds.values()):.1f} frames/s in one process"
+    return [*stage_table(name, seconds, len(measured), frames), rate, ""]
 
 
 def _run(folder: Path, out: Path, workers: int | str, device: str) -> RunTiming:

@@ -50,7 +50,7 @@ def time_stages(files: list[Path], output: Path, device: str, scan_pixels: bool 
     return seconds, frames
 
 
-def _table(name: str, seconds: Counter, files: int, frames: int) -> list[str]:
+def stage_table(name: str, seconds: Counter, files: int, frames: int) -> list[str]:
     total = sum(seconds.values())
     rows = [
         f"### {name}: {files} files, {frames} frames, {1000 * total / files:.0f} ms per file",
@@ -84,7 +84,7 @@ def main() -> None:
         for _ in range(args.rounds):
             seconds, frames = time_stages(files, output, args.device)
             header_only, _ = time_stages(files, output, args.device, scan_pixels=False)
-        print("\n".join(_table(name, seconds, len(files), frames)))
+        print("\n".join(stage_table(name, seconds, len(files), frames)))
         full, header = sum(seconds.values()) / len(files), sum(header_only.values()) / len(files)
         print(f"header-only pipeline: {1000 * header:.1f} ms per file; the full one {full / header:.2f}x that\n")
 

@@ -74,7 +74,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=_workers,
         default="auto",
-        help="parallel processes, or auto (default): one per core and at most one per file on the CPU, one on a GPU",
+        help="parallel processes, or auto (default): one per core and at most one per file; at most 4 on a GPU",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
