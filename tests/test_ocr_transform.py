@@ -26,9 +26,16 @@ from monai_deid.ocr import (
     read_text_in_frame_areas,
 )
 from monai_deid.ocr.boxes import iou
-from monai_deid.ocr.candidates import _labelled, _median_of_small_integers, stroke_components
+from monai_deid.ocr.candidates import (
+    _labelled,
+    _median_of_small_integers,
+    mask_components,
+    stroke_components,
+    stroke_responses,
+    tallest_annotation,
+)
 from monai_deid.ocr.engine import cpu_has_native_bfloat16, cpu_has_native_half, networks
-from monai_deid.ocr.lines import doubtful
+from monai_deid.ocr.lines import doubtful, line_boxes
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file
 from tests.ocr_dicom import FORMATS, write_dicom
@@ -251,6 +258,28 @@ def test_components_are_labelled_past_what_16_bit_labels_hold():
     count, labels, stats = _labelled(small)
     assert labels.dtype == np.uint16 and count == 32 * 32 + 1
     assert (stats[1:, cv2.CC_STAT_AREA] == 1).all()
+
+
+def test_components_too_tall_for_annotation_lines_are_not_counted_and_the_lines_read_are_unchanged():
+    # The 1024 x 1024 MR: at the lowest stroke contrast its anatomy is one joined component taller than four lines
+    # of the tallest annotation characters; its characters are not counted, which changes no line read.
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("MR2_UNCR.dcm"))
+    grey = ocr_view_frames(image, header)[0]
+    tallest = 4 * tallest_annotation(grey.shape[0])
+    for response in stroke_responses(grey):
+        mask = (response >= 16).view(np.uint8)
+        limited, counted = mask_components(mask, tallest=tallest), mask_components(mask)
+        too_tall = [c for c in limited if c.box[3] - c.box[1] > tallest]
+        assert too_tall and not any(c.line_like for c in too_tall)
+        assert line_boxes(limited, grey.shape) == line_boxes(counted, grey.shape)
+        assert [c for c in limited if c not in too_tall] == [c for c in counted if c.box[3] - c.box[1] <= tallest]
+    # Characters taller than those read directly (44 px) are still counted, and go to the detector.
+    flat = background(1024, 1024, "flat", 0.1, None)
+    canvas, _ = draw_strings(flat, ["AB 12", "CD 34"], "sans", 60, 0.9, spacing=1.1)
+    big = (canvas * 255).astype(np.uint8)
+    mask = (stroke_responses(big)[0] >= 16).view(np.uint8)
+    lines, areas = line_boxes(mask_components(mask, tallest=tallest), big.shape)
+    assert areas and (lines, areas) == line_boxes(mask_components(mask), big.shape)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="forking is POSIX only")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -33,6 +33,7 @@ __all__ = [
     "noise_level",
     "stroke_components",
     "stroke_responses",
+    "tallest_annotation",
     "upscale_for",
     "with_context",
 ]
@@ -50,6 +51,9 @@ _MAX_UPSCALE = 3
 _MAX_LINES = 4
 #: Resize factor for stroke areas that are not text lines.
 COARSE_SCALE = 0.5
+# Tallest characters (pixels) that are still an annotation on frames of up to 8 times this many rows; on taller
+# frames, an eighth of the rows.
+_ANNOTATION_MAX_HEIGHT = 40
 # Fewest characters in a component for it to count as a text line.
 _MIN_LINE_CHARS = 2
 # Higher stroke contrasts searched separately: text that touches fainter speckle or anatomy at the noise-adapted
@@ -102,6 +106,12 @@ class StrokeComponent:
         return self.scale != COARSE_SCALE
 
 
+def tallest_annotation(rows: int) -> int:
+    """Height in pixels of the tallest characters that can be an annotation on a frame of ``rows`` rows: taller
+    strokes that look like characters are a scan sector, an organ outline or a logo."""
+    return max(_ANNOTATION_MAX_HEIGHT, rows // 8)
+
+
 def upscale_for(line_height: int) -> int:
     """Integer upscale that brings a line of ``line_height`` pixels to a height CRAFT detects reliably."""
     return int(min(_MAX_UPSCALE, max(1, math.ceil(_READABLE_LINE_HEIGHT / max(line_height, 1)))))
@@ -146,25 +156,30 @@ def stroke_components(
         within: optional mask; only components touching a non-zero pixel of it are kept, and only the mask's
             bounding box (with the stroke kernel's reach around it) is searched.
     """
+    tallest = _MAX_LINES * tallest_annotation(grey.shape[0])
     if within is None:
-        return _stroke_components(grey, min_contrast, None)
+        return _stroke_components(grey, min_contrast, None, tallest)
     x, y, w, h = cv2.boundingRect(within)
     if w == 0 or h == 0:
         return []
     rows, cols = grey.shape
     x0, y0 = max(0, x - _STROKE_KERNEL), max(0, y - _STROKE_KERNEL)
     x1, y1 = min(cols, x + w + _STROKE_KERNEL), min(rows, y + h + _STROKE_KERNEL)
-    found = _stroke_components(grey[y0:y1, x0:x1], min_contrast, within[y0:y1, x0:x1])
+    found = _stroke_components(grey[y0:y1, x0:x1], min_contrast, within[y0:y1, x0:x1], tallest)
     return [replace(c, box=(c.box[0] + x0, c.box[1] + y0, c.box[2] + x0, c.box[3] + y0)) for c in found]
 
 
-def _stroke_components(grey: np.ndarray, min_contrast: int, within: np.ndarray | None) -> list[StrokeComponent]:
+def _stroke_components(
+    grey: np.ndarray, min_contrast: int, within: np.ndarray | None, tallest: int
+) -> list[StrokeComponent]:
     threshold = max(min_contrast, int(_NOISE_FACTOR * noise_level(grey)))
     # Small high-contrast text (the usual burned-in overlay) that touches low-contrast speckle or anatomy is joined
     # into one large component at the low threshold; it is found on its own at the higher levels.
     contrasts = [threshold] + [c for c in _OVERLAY_CONTRASTS if c > threshold]
-    masks = [(response >= c).view(np.uint8) for c in contrasts for response in stroke_responses(grey)]
-    return [comp for found in _in_parallel(lambda mask: mask_components(mask, within), masks) for comp in found]
+    responses = stroke_responses(grey)
+    masks = [(response >= c).view(np.uint8) for c in contrasts for response in responses]
+    found = _in_parallel(lambda mask: mask_components(mask, within, tallest), masks)
+    return [comp for components in found for comp in components]
 
 
 def _in_parallel(work: Callable[[np.ndarray], list[StrokeComponent]], masks: list[np.ndarray]) -> list:
@@ -217,8 +232,19 @@ def _contains(outer: Box, inner: Box) -> bool:
     return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
 
 
-def mask_components(mask: np.ndarray, within: np.ndarray | None = None) -> list[StrokeComponent]:
-    """The joined components of a stroke mask tall enough to be text, with their character statistics."""
+def mask_components(
+    mask: np.ndarray, within: np.ndarray | None = None, tallest: int | None = None
+) -> list[StrokeComponent]:
+    """The joined components of a stroke mask tall enough to be text, with their character statistics.
+
+    Args:
+        mask: uint8 stroke mask (non-zero: stroke pixels).
+        within: optional mask; only components touching a non-zero pixel of it are kept.
+        tallest: components taller than this many pixels cannot be text lines (:func:`tallest_annotation` lines
+            of characters at most): their characters are not counted (the densest masks of anatomy and speckle are
+            one such component, and counting its characters took half of the labelling time), so they are not
+            line-like. ``None``: no limit.
+    """
     # High contrast levels leave most of a frame empty: label only the stroke pixels' bounding box.
     x, y, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
@@ -226,28 +252,38 @@ def mask_components(mask: np.ndarray, within: np.ndarray | None = None) -> list[
     rows, cols = mask.shape
     x0, x1 = max(0, x - _JOIN), min(cols, x + w + _JOIN)
     if (x0, y, x1, y + h) != (0, 0, cols, rows):
-        found = mask_components(mask[y : y + h, x0:x1], None if within is None else within[y : y + h, x0:x1])
+        inside = None if within is None else within[y : y + h, x0:x1]
+        found = mask_components(mask[y : y + h, x0:x1], inside, tallest)
         return [replace(c, box=(c.box[0] + x0, c.box[1] + y, c.box[2] + x0, c.box[3] + y)) for c in found]
     # Join the characters of a line (gaps up to ~1 character) but not stacked lines.
     joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (_JOIN, 1)))
     _, labels, stats = _labelled(joined)
-    char_stats = _character_stats(mask, labels)
+    heights = stats[:, cv2.CC_STAT_HEIGHT]
+    too_tall = [] if tallest is None else np.flatnonzero(heights[1:] > tallest) + 1
+    char_stats = _character_stats(_without_components(mask, labels, too_tall), labels)
     reach = _JOIN // 2
     out: list[StrokeComponent] = []
     # A line shorter than the smallest legible text is noise.
-    for k in np.flatnonzero(stats[1:, cv2.CC_STAT_HEIGHT] >= _MIN_LINE_HEIGHT) + 1:
+    for k in np.flatnonzero(heights[1:] >= _MIN_LINE_HEIGHT) + 1:
         x, y, bw, bh, _ = stats[k].tolist()
-        own = labels[y : y + bh, x : x + bw] == k
+        char_height, chars = char_stats.get(int(k), (bh, 1))
+        scale = _scale(bw, bh, char_height, chars)
+        own = labels[y : y + bh, x : x + bw] == k if within is not None or scale != COARSE_SCALE else None
         if within is not None and not within[y : y + bh, x : x + bw][own].any():
             continue
-        char_height, chars = char_stats.get(int(k), (bh, 1))
         # The dilation grew the component by ``reach`` pixels left and right: the box is the ink's.
         box = (x + reach, y, max(x + reach + 1, x + bw - reach), y + bh)
-        scale = _scale(bw, bh, char_height, chars)
         # Only text-like components are ever split into lines.
         rows = _row_profile(mask[y : y + bh, x : x + bw], own) if scale != COARSE_SCALE else ()
         out.append(StrokeComponent(box, char_height, chars, scale, rows))
     return out
+
+
+def _without_components(mask: np.ndarray, labels: np.ndarray, dropped: Sequence[int]) -> np.ndarray:
+    """``mask`` without the pixels of the joined components ``dropped`` (labels of ``labels``)."""
+    for k in dropped:
+        mask = mask & (labels != k)
+    return mask
 
 
 def _row_profile(mask: np.ndarray, own: np.ndarray) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from monai_deid.ocr.boxes import Box, box_union, grown, iou
-from monai_deid.ocr.candidates import CandidateArea, StrokeComponent, upscale_for, with_context
+from monai_deid.ocr.candidates import CandidateArea, StrokeComponent, tallest_annotation, upscale_for, with_context
 
 __all__ = ["DIRECT_MAX_HEIGHT", "DIRECT_MIN_CONFIDENCE", "doubt_area", "doubtful", "line_boxes"]
 
@@ -57,7 +57,7 @@ def line_boxes(components: Sequence[StrokeComponent], shape: tuple[int, int]) ->
     areas: list[CandidateArea] = []
     for comp in components:
         # A "line" taller than an eighth of the frame is a scan sector or an organ outline, not an annotation.
-        if not comp.line_like or comp.char_height > max(DIRECT_MAX_HEIGHT, shape[0] // 8):
+        if not comp.line_like or comp.char_height > tallest_annotation(shape[0]):
             continue
         if comp.char_height > DIRECT_MAX_HEIGHT:
             scale = max(_MIN_DETECTOR_SCALE, _DETECTOR_CHAR_HEIGHT / comp.char_height)
