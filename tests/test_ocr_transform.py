@@ -185,6 +185,20 @@ def test_cine_static_overlay_with_label_on_one_frame(tmp_path, detector):
     assert is_found(regions, rendered_label[0], 17)
 
 
+@pytest.mark.parametrize("size", [60, 100])
+def test_large_text_is_read_by_the_cpu_detector(tmp_path, detector, size):
+    # Characters of 43 and 73 pixels (an eighth of the 600 rows at most): at full size their letters stand too far
+    # apart to join into a line, so the stroke test looks for them again on the frame shrunk four times.
+    base = background(600, 1024, "texture", 0.1, np.random.default_rng(size))
+    grey, rendered = draw_strings(base, ["SMITH JOHN", "DOB 1961"], "sans", size, 0.9)
+    image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / "big.dcm", grey[None], FORMATS[0]))
+
+    regions = detector(image, header)
+
+    for line in rendered:
+        assert is_found(regions, line, 0), line.text
+
+
 def test_dictionary_transform_pickles_and_marks_scanned(tmp_path):
     grey, rendered = _render(5, ["MRN 00412377"], "sans", 14, False)
     path = write_dicom(tmp_path / "img.dcm", grey[None], FORMATS[0])

@@ -30,7 +30,9 @@ __all__ = [
     "StrokeComponent",
     "candidate_areas",
     "mask_components",
+    "merge_areas",
     "noise_level",
+    "shrunk_stroke_components",
     "stroke_components",
     "stroke_responses",
     "tallest_annotation",
@@ -169,6 +171,45 @@ def stroke_components(
     return [replace(c, box=(c.box[0] + x0, c.box[1] + y0, c.box[2] + x0, c.box[3] + y0)) for c in found]
 
 
+def shrunk_stroke_components(
+    grey: np.ndarray, factor: int, min_contrast: int = 16, within: np.ndarray | None = None
+) -> list[StrokeComponent]:
+    """The stroke components of ``grey`` shrunk ``factor`` times, boxes and character heights in ``grey``'s pixels.
+
+    Large text is small text there: at full size its letters stand further apart than the join reaches and its
+    strokes are wider than the stroke kernel, so they are found one by one, not as a line. Row profiles are those
+    of the shrunk frame.
+
+    Args:
+        grey: one uint8 frame.
+        factor: how many times smaller the searched frame is on each side.
+        min_contrast: smallest stroke contrast in grey levels that counts as possible text.
+        within: optional mask; only components touching a non-zero pixel of it are kept.
+    """
+    rows, cols = grey.shape
+    size = (max(1, cols // factor), max(1, rows // factor))
+    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    # A shrunk pixel is inside the mask when any pixel it averages is.
+    inside = None
+    if within is not None:
+        inside = cv2.resize((within != 0).view(np.uint8) * 255, size, interpolation=cv2.INTER_AREA)
+    fx, fy = cols / size[0], rows / size[1]
+    found = stroke_components(small, min_contrast, inside)
+    return [
+        replace(
+            c,
+            box=(
+                math.floor(c.box[0] * fx),
+                math.floor(c.box[1] * fy),
+                min(cols, math.ceil(c.box[2] * fx)),
+                min(rows, math.ceil(c.box[3] * fy)),
+            ),
+            char_height=round(c.char_height * fy),
+        )
+        for c in found
+    ]
+
+
 def _stroke_components(
     grey: np.ndarray, min_contrast: int, within: np.ndarray | None, tallest: int
 ) -> list[StrokeComponent]:
@@ -212,7 +253,7 @@ def candidate_areas(
     # Areas of different upscales are kept apart so that small text inside a large stroke area (speckle, anatomy)
     # does not make the detector upscale the whole large area.
     for scale in sorted({a.scale for a in lines}):
-        merged = _merge([a for a in lines if a.scale == scale])
+        merged = merge_areas([a for a in lines if a.scale == scale])
         covered = sum((a.box[2] - a.box[0]) * (a.box[3] - a.box[1]) for a in merged)
         areas += [CandidateArea((0, 0, w, h), scale)] if covered > whole_frame_fraction * h * w else merged
     # An area inside another area read at the same or a larger upscale is read there already.
@@ -337,7 +378,8 @@ def _labelled(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return count, labels, stats
 
 
-def _merge(areas: list[CandidateArea]) -> list[CandidateArea]:
+def merge_areas(areas: list[CandidateArea]) -> list[CandidateArea]:
+    """Overlapping areas joined into their union, read at the smaller of their resize factors."""
     merged = True
     while merged:
         merged = False
@@ -345,7 +387,7 @@ def _merge(areas: list[CandidateArea]) -> list[CandidateArea]:
         for area in areas:
             for i, other in enumerate(out):
                 if boxes_overlap(area.box, other.box):
-                    out[i] = CandidateArea(box_union(area.box, other.box), area.scale)
+                    out[i] = CandidateArea(box_union(area.box, other.box), min(area.scale, other.scale))
                     merged = True
                     break
             else:

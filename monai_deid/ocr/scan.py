@@ -24,14 +24,25 @@ import cv2
 import numpy as np
 
 from monai_deid.ocr.boxes import Box, box_union, grown, iou
-from monai_deid.ocr.candidates import CandidateArea, candidate_areas, stroke_components, upscale_for, with_context
+from monai_deid.ocr.candidates import (
+    CandidateArea,
+    candidate_areas,
+    merge_areas,
+    shrunk_stroke_components,
+    stroke_components,
+    upscale_for,
+    with_context,
+)
 from monai_deid.ocr.dedup import changed_mask, distinct_frames, unchanged
 from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
-from monai_deid.ocr.lines import DIRECT_MIN_CONFIDENCE, doubt_area, doubtful, line_boxes
+from monai_deid.ocr.lines import DIRECT_MAX_HEIGHT, DIRECT_MIN_CONFIDENCE, doubt_area, doubtful, line_boxes
 from monai_deid.regions import TextRegion
 
 __all__ = ["FrameWork", "Reading", "plan_frame", "read_frames", "scan_frames"]
 
+# Large text is looked for again on the frame shrunk this many times (see ``shrunk_stroke_components``): there,
+# characters of 40 to 160 pixels are 10 to 40 pixels tall.
+_LARGE_TEXT_SHRINK = 4
 # A doubtful direct reading, or a line the detector finds, this much covered by sure direct readings of the same
 # frame adds nothing: a stack of lines read whole (and garbled) when each of its lines was also read on its own.
 _EXPLAINED = 0.8
@@ -85,7 +96,9 @@ def plan_frame(
     if settings.detector == "craft":
         return FrameWork(grey, candidate_areas(components, grey.shape))
     lines, areas = line_boxes(components, grey.shape)
-    return FrameWork(grey, areas, lines)
+    shrunk = shrunk_stroke_components(grey, _LARGE_TEXT_SHRINK, min_contrast, within)
+    _, large = line_boxes([c for c in shrunk if c.char_height > DIRECT_MAX_HEIGHT], grey.shape)
+    return FrameWork(grey, merge_areas([*areas, *large]), lines)
 
 
 def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[Reading]]:
