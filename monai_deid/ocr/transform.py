@@ -79,7 +79,8 @@ class DetectBurnedInText(Transform):
         low_text: CRAFT region score that belongs to a blob.
         link_threshold: CRAFT affinity score that joins characters.
         detector: ``"lines"``: text lines found by the stroke test go to the recogniser directly, CRAFT checks
-            doubtful readings and reads text taller than 40 px, and stroke areas that do not look like text
+            doubtful readings and reads text taller than 40 px (up to an eighth of the rows; the stroke test also
+            looks for it on the frame shrunk four times), and stroke areas that do not look like text
             (anatomy, speckle, lone marks) are not read; ``"craft"``: CRAFT reads every stroke area, text-like or
             not: exhaustive, 2 to 8 times the cost on CPU; ``"auto"`` (default): ``"lines"`` on CPU, ``"craft"`` on
             CUDA.
