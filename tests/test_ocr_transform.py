@@ -11,9 +11,11 @@ import signal
 
 import cv2
 import numpy as np
+import pydicom
 import pytest
 import torch
 from monai.transforms import Compose
+from pydicom.pixels import convert_color_space
 
 from monai_deid.io import LoadDicomWithMeta, LoadDicomWithMetad
 from monai_deid.ocr import (
@@ -36,6 +38,7 @@ from monai_deid.ocr.candidates import (
 )
 from monai_deid.ocr.engine import cpu_has_native_bfloat16, cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful, line_boxes
+from monai_deid.ocr.scan import scan_frames
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file
 from tests.ocr_dicom import FORMATS, write_dicom
@@ -192,6 +195,32 @@ def test_large_text_is_read_by_the_cpu_detector(tmp_path, detector, size):
     base = background(600, 1024, "texture", 0.1, np.random.default_rng(size))
     grey, rendered = draw_strings(base, ["SMITH JOHN", "DOB 1961"], "sans", size, 0.9)
     image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / "big.dcm", grey[None], FORMATS[0]))
+
+    regions = detector(image, header)
+
+    for line in rendered:
+        assert is_found(regions, line, 0), line.text
+
+
+def _colour_file(path, rgb: np.ndarray, photometric: str):
+    ds = pydicom.dcmread(write_dicom(path, np.zeros((1, *rgb.shape[:2])), FORMATS[0]))
+    pixels = rgb if photometric == "RGB" else convert_color_space(rgb, "RGB", photometric)
+    ds.set_pixel_data(pixels, photometric, 8)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("photometric", ["RGB", "YBR_FULL"])
+@pytest.mark.parametrize(
+    "ink, paper", [((0, 200, 0), 128), ((230, 0, 0), 69)], ids=["green-on-grey", "red-on-as-bright-grey"]
+)
+def test_text_shown_by_its_colour_alone_is_read(tmp_path, detector, photometric, ink, paper):
+    alpha, rendered = draw_strings(background(120, 320, "flat", 0.0, None), ["SMITH JOHN", "DOB 1961"], "sans", 14, 1.0)
+    rgb = paper * (1 - alpha[..., None]) + np.array(ink) * alpha[..., None]
+    path = _colour_file(tmp_path / "colour.dcm", np.clip(rgb + 0.5, 0, 255).astype(np.uint8), photometric)
+    image, header, _ = LoadDicomWithMeta()(path)
+    grey = ocr_view_frames(image, header)
+    assert not scan_frames(grey, detector.settings), "the luminance alone shows no text"
 
     regions = detector(image, header)
 

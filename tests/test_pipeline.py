@@ -40,6 +40,28 @@ def ultrasound(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def colour_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ultrasound capture whose header band shows the patient's name and ID in green on a grey as bright as the
+    green (11 grey levels apart): a viewer shows them plainly, the luminance alone does not."""
+    rng = np.random.default_rng(4)
+    frame = np.zeros((240, 320), np.uint8)
+    frame[60:200, 60:260] = rng.integers(30, 90, (140, 200))
+    ink = render_text(
+        np.zeros_like(frame), [(6, 4, PATIENT.name.replace("^", ", ")), (180, 4, f"ID: {PATIENT.patient_id}")], size=15
+    )
+    alpha = (ink / 255.0)[..., None]
+    band = np.zeros((240, 320, 3))
+    band[:28] = (128, 128, 128)
+    rgb = np.repeat(frame[..., None], 3, axis=2) * (band.sum(axis=2, keepdims=True) == 0) + band
+    rgb = np.clip(rgb * (1 - alpha) + np.array([0, 200, 0]) * alpha + 0.5, 0, 255).astype(np.uint8)
+    ds = make_dataset(PATIENT, UltrasoundImageStorage, rgb[None], "RGB", 6, 1)
+    ds.Modality = "US"
+    path = tmp_path_factory.mktemp("colour") / f"{PATIENT.patient_id}.dcm"
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+    return path
+
+
 def _planted(text: str) -> bool:
     upper = text.upper()
     return any(s in upper for s in ("DOE", "JANE", PATIENT.patient_id, "4471920"))
@@ -71,6 +93,24 @@ def test_text_the_classifier_was_told_to_keep_is_caught_and_quarantined(ultrasou
     assert not _planted(record.reason)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))
     assert len(list((tmp_path / "quarantine").iterdir())) == 1
+
+
+def test_phi_shown_by_its_colour_alone_is_redacted_and_checked_by_the_verifier(
+    colour_only: Path, tmp_path: Path
+) -> None:
+    pipeline = build_pipeline(tmp_path / "out", scrub=SECRET, classify=NO_NER)
+    record = process_file(colour_only, pipeline)
+    assert record.status == Status.OK, record.reason
+    output = pydicom.dcmread(record.output)
+    image = np.moveaxis(output.pixel_array, -1, 0)[:, None]
+    assert not any(_planted(r.text) for r in DetectBurnedInText()(image, output))
+    green = output.pixel_array[:28].astype(int)
+    assert (green[..., 1] - green[..., 0] > 40).sum() == 0, "no green ink left in the header band"
+    # Kept by the classifier, the same text is read again by the verifier, which quarantines the file.
+    keep_all = build_pipeline(tmp_path / "kept", scrub=SECRET, classify={**NO_NER, "policy": "none"})
+    record = process_file(colour_only, keep_all, quarantine_dir=tmp_path / "quarantine")
+    assert record.status == Status.QUARANTINED and record.code == "verification_failed"
+    assert "pixels:header:PatientName" in record.reason or "pixels:header:PatientID" in record.reason
 
 
 def test_verifier_reads_with_the_detection_settings() -> None:

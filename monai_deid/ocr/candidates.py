@@ -34,6 +34,7 @@ __all__ = [
     "noise_level",
     "shrunk_stroke_components",
     "stroke_components",
+    "stroke_pixels",
     "stroke_responses",
     "tallest_annotation",
     "upscale_for",
@@ -147,6 +148,19 @@ def stroke_responses(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel), cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
 
 
+def stroke_pixels(grey: np.ndarray, min_contrast: int = 16) -> np.ndarray:
+    """The pixels of ``grey`` that the stroke test counts at its lowest contrast level (bool mask): bright or dark
+    strokes of ``min_contrast``, or more where the frame's noise asks for more (see :func:`stroke_components`)."""
+    threshold = _stroke_threshold(grey, min_contrast)
+    bright, dark = stroke_responses(grey)
+    return (bright >= threshold) | (dark >= threshold)
+
+
+def _stroke_threshold(grey: np.ndarray, min_contrast: int) -> int:
+    """The lowest stroke contrast searched on ``grey``: ``min_contrast``, raised above the frame's noise."""
+    return max(min_contrast, int(_NOISE_FACTOR * noise_level(grey)))
+
+
 def stroke_components(
     grey: np.ndarray, min_contrast: int = 16, within: np.ndarray | None = None
 ) -> list[StrokeComponent]:
@@ -213,7 +227,7 @@ def shrunk_stroke_components(
 def _stroke_components(
     grey: np.ndarray, min_contrast: int, within: np.ndarray | None, tallest: int
 ) -> list[StrokeComponent]:
-    threshold = max(min_contrast, int(_NOISE_FACTOR * noise_level(grey)))
+    threshold = _stroke_threshold(grey, min_contrast)
     # Small high-contrast text (the usual burned-in overlay) that touches low-contrast speckle or anatomy is joined
     # into one large component at the low threshold; it is found on its own at the higher levels.
     contrasts = [threshold] + [c for c in _OVERLAY_CONTRASTS if c > threshold]

@@ -244,13 +244,19 @@ def _covered(inner: Box, outer: Box) -> float:
     return ix * iy / area if area else 1.0
 
 
-def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int = 16) -> list[TextRegion]:
+def scan_frames(
+    frames: np.ndarray,
+    settings: EngineSettings,
+    min_contrast: int = 16,
+    known: Sequence[TextRegion] = (),
+) -> list[TextRegion]:
     """Find the text on every frame of an OCR view.
 
     Args:
         frames: ``(F, H, W)`` uint8 OCR view.
         settings: engine settings.
         min_contrast: smallest stroke contrast (grey levels) the text-presence test treats as possible text.
+        known: text already read on these frames (in another view of them): lines it explains are not read again.
 
     Returns:
         one region per distinct text at one place, listing every frame it is on; boxes in frame pixels.
@@ -258,14 +264,15 @@ def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int 
     groups = distinct_frames(frames)
     firsts = sorted(groups)
     reference = frames[firsts[0]]
-    ref_readings = read_frames([plan_frame(reference, settings, min_contrast)], settings)[0]
+    ref_work = _unread(plan_frame(reference, settings, min_contrast), firsts[0], known)
+    ref_readings = read_frames([ref_work], settings)[0]
     per_frame: dict[int, list[Reading]] = {firsts[0]: ref_readings}
     jobs: list[FrameWork] = []
     for index in firsts[1:]:
         frame = frames[index]
         changed = changed_mask(frame, reference)
         kept = [r for r in ref_readings if unchanged(changed, r.box)]
-        work = plan_frame(frame, settings, min_contrast, within=changed)
+        work = _unread(plan_frame(frame, settings, min_contrast, within=changed), index, known)
         # Reference lines whose pixels changed are read again on this frame, even if the stroke test saw nothing.
         redo = [r.box for r in ref_readings if r not in kept]
         if settings.detector == "craft":
@@ -279,6 +286,16 @@ def scan_frames(frames: np.ndarray, settings: EngineSettings, min_contrast: int 
     for index, readings in zip(firsts[1:], read_frames(jobs, settings), strict=True):
         per_frame[index] = per_frame[index] + readings
     return _merge(per_frame, groups)
+
+
+def _unread(work: FrameWork, index: int, known: Sequence[TextRegion]) -> FrameWork:
+    """``work`` without the lines and areas of frame ``index`` that known text on it already explains."""
+    boxes = [r.box for r in known if index in r.frames]
+    if not boxes:
+        return work
+    lines = [b for b in work.lines if _union_cover(b, boxes) < _EXPLAINED]
+    areas = [a for a in work.areas if _union_cover(a.box, boxes) < _EXPLAINED]
+    return FrameWork(work.grey, areas, lines)
 
 
 def _same_text(a: str, b: str) -> bool:

@@ -14,10 +14,11 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
 from monai_deid.ocr.boxes import Box, grown
-from monai_deid.ocr.candidates import CandidateArea, upscale_for
+from monai_deid.ocr.candidates import CandidateArea, stroke_pixels, upscale_for
+from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.ocr.engine import EngineSettings, clear_reading_cache
 from monai_deid.ocr.scan import FrameWork, plan_frame, read_frames, scan_frames
-from monai_deid.ocr.view import build_ocr_view
+from monai_deid.ocr.view import OcrView, build_ocr_view
 from monai_deid.regions import TextRegion
 
 __all__ = [
@@ -53,8 +54,39 @@ def _bits_stored(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | Non
 
 def ocr_view_frames(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None = None) -> np.ndarray:
     """The ``(F, H, W)`` uint8 OCR view of a ``(C, F, H, W)`` image (see :mod:`monai_deid.ocr.view`)."""
-    pixels = _as_numpy(image)
-    return build_ocr_view(pixels, _photometric(image, header), header, _bits_stored(image, header)).frames
+    return _views(image, header).frames
+
+
+# The stroke test's default smallest contrast (``plan_frame``), for the area readers.
+_MIN_CONTRAST = 16
+
+
+def _views(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None) -> OcrView:
+    return build_ocr_view(_as_numpy(image), _photometric(image, header), header, _bits_stored(image, header))
+
+
+def _has_strokes(view: np.ndarray | None, min_contrast: int) -> bool:
+    """Whether ``view`` can hold a stroke of ``min_contrast`` at all (a stroke's contrast is at most the view's
+    largest value: a grey image's chroma view is 0 everywhere)."""
+    return view is not None and int(view.max(initial=0)) >= min_contrast
+
+
+def _colour_only(views: OcrView, min_contrast: int) -> np.ndarray:
+    """The colour view where it has strokes that the grey view lacks, 0 elsewhere: text shown by its colour alone.
+
+    Coloured text that is also brighter or darker than its background, and colour graphics, are strokes in the grey
+    view as well, and are read there. Only the first frame of each group of identical colour frames is computed (the
+    others are never read).
+    """
+    assert views.colour is not None
+    only = np.zeros_like(views.colour)
+    for index in distinct_frames(views.colour):
+        colour = views.colour[index]
+        keep = stroke_pixels(colour, min_contrast)
+        if keep.any():
+            keep &= ~stroke_pixels(views.frames[index], min_contrast)
+            only[index][keep] = colour[keep]
+    return only
 
 
 class DetectBurnedInText(Transform):
@@ -112,7 +144,13 @@ class DetectBurnedInText(Transform):
             one region per distinct text and place, with every frame it is on, boxes in stored-image pixels.
         """
         clear_reading_cache()  # readings are reused within one image only (see engine)
-        return scan_frames(ocr_view_frames(image, header), self.settings, self.min_contrast)
+        views = _views(image, header)
+        regions = scan_frames(views.frames, self.settings, self.min_contrast)
+        if _has_strokes(views.colour, self.min_contrast):
+            # Text as bright as its background, shown by its colour alone; what the grey view read is not read again.
+            only = _colour_only(views, self.min_contrast)
+            regions += scan_frames(only, self.settings, self.min_contrast, known=regions)
+        return regions
 
 
 class DetectBurnedInTextd(MapTransform):
@@ -215,8 +253,17 @@ def read_text_in_frame_areas(
         the text lines found in those areas, each on its one frame, boxes in stored-image pixels.
     """
     settings = EngineSettings(device=device, half=half, detector=detector)
-    frames = [frame for frame, boxes in sorted(areas.items()) if boxes]
-    jobs = [_area_work(ocr_view_frames(image[:, f : f + 1], header)[0], areas[f], settings, margin) for f in frames]
+    frames, jobs = [], []
+    for frame, boxes in sorted(areas.items()):
+        if not boxes:
+            continue
+        views = _views(image[:, frame : frame + 1], header)
+        frames.append(frame)
+        jobs.append(_area_work(views.frames[0], boxes, settings, margin))
+        # The colour view's strokes that the grey view lacks too, as DetectBurnedInText reads them.
+        if _has_strokes(views.colour, _MIN_CONTRAST):
+            frames.append(frame)
+            jobs.append(_area_work(_colour_only(views, _MIN_CONTRAST)[0], boxes, settings, margin))
     return [
         TextRegion((frame,), r.box, r.text, r.confidence)
         for frame, readings in zip(frames, read_frames(jobs, settings) if jobs else [], strict=True)

@@ -2,13 +2,16 @@
 
 The stored pixels are never changed; the view is a throw-away rendering in which burned-in text has the contrast a
 human reader would see on a viewer: MONOCHROME1 inverted, deep or signed data windowed, palette indices mapped through
-the header's lookup table, colour reduced to luminance.
+the header's lookup table, colour reduced to luminance. Colour images get a second view, their colourfulness (HSV
+chroma: the largest minus the smallest of R, G and B): text whose colour is as bright as its background (green on mid
+grey) has no luminance contrast, but a viewer shows it plainly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import pydicom
 from pydicom.pixels import apply_color_lut
@@ -27,9 +30,11 @@ class OcrView:
 
     Args:
         frames: ``(F, H, W)`` uint8 array, C-contiguous, in stored-image pixel coordinates.
+        colour: ``(F, H, W)`` uint8 chroma of a colour image (0 where a pixel is grey), or ``None`` for a grey one.
     """
 
     frames: np.ndarray
+    colour: np.ndarray | None = None
 
 
 def build_ocr_view(
@@ -47,40 +52,67 @@ def build_ocr_view(
         bits_stored: significant bits of each stored value; taken from ``header`` or the dtype when ``None``.
 
     Returns:
-        the grey view, one uint8 image per frame.
+        the grey view, one uint8 image per frame, and the chroma view of a colour image.
     """
     if pixels.ndim != 4:
         raise ValueError(f"expected (C, F, H, W) pixels, got {pixels.ndim} dimensions")
     photometric = photometric.upper()
+    colour = None
     if photometric == "PALETTE COLOR":
-        grey = _palette_to_grey(pixels[0], header)
+        grey, colour = _palette_views(pixels[0], header)
     elif pixels.shape[0] >= 3:
-        grey = _colour_to_grey(pixels[:3], photometric)
+        grey, colour = _colour_to_grey(pixels[:3], photometric), _chroma(pixels[:3], photometric)
     else:
         grey = _window_to_grey(pixels[0], header, bits_stored)
     if photometric == "MONOCHROME1":
         grey = 255 - grey
-    return OcrView(frames=np.ascontiguousarray(grey))
+    return OcrView(np.ascontiguousarray(grey), None if colour is None else np.ascontiguousarray(colour))
 
 
-def _palette_to_grey(indices: np.ndarray, header: pydicom.Dataset | None) -> np.ndarray:
+def _palette_views(indices: np.ndarray, header: pydicom.Dataset | None) -> tuple[np.ndarray, np.ndarray]:
+    """Grey and chroma views of palette indices, through the header's lookup tables."""
     if header is None:
         raise ValueError("PALETTE COLOR pixels need the header with their lookup tables")
     if indices.dtype.kind == "u" and indices.dtype.itemsize <= 2:
-        # The grey of every possible index, once, then one table lookup per pixel (not an RGB image of the frame).
+        # The views of every possible index, once, then one table lookup per pixel (not an RGB image of the frame).
         ramp = np.arange(1 << (8 * indices.dtype.itemsize), dtype=indices.dtype)
         rgb = apply_color_lut(ramp, header)[..., :3].astype(np.float32)
         used = np.bincount(indices.reshape(-1), minlength=ramp.size) > 0
-        return _rgb_to_grey(rgb, float(rgb[used].max(initial=0)))[indices]
+        grey, colour = _rgb_views(rgb, float(rgb[used].max(initial=0)))
+        return grey[indices], colour[indices]
     rgb = apply_color_lut(indices, header)[..., :3].astype(np.float32)
-    return _rgb_to_grey(rgb, float(rgb.max(initial=0)))
+    return _rgb_views(rgb, float(rgb.max(initial=0)))
 
 
-def _rgb_to_grey(rgb: np.ndarray, brightest: float) -> np.ndarray:
-    """Luminance of palette RGB values ``(..., 3)``, scaled to 8 bits from 8- or 16-bit lookup table entries."""
+def _rgb_views(rgb: np.ndarray, brightest: float) -> tuple[np.ndarray, np.ndarray]:
+    """Luminance and chroma of palette RGB values ``(..., 3)``, scaled to 8 bits from 8- or 16-bit lookup table
+    entries."""
     grey = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-    top = 255.0 if brightest <= 255 else 65535.0
-    return np.clip(grey * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+    scale = 255.0 / (255.0 if brightest <= 255 else 65535.0)
+    chroma = rgb.max(axis=-1) - rgb.min(axis=-1)
+    return _to_uint8(grey * scale), _to_uint8(chroma * scale)
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(values + 0.5, 0, 255).astype(np.uint8)
+
+
+def _chroma(channels: np.ndarray, photometric: str) -> np.ndarray:
+    """HSV chroma ``max(R, G, B) - min(R, G, B)`` of ``(3, F, H, W)`` colour pixels, scaled to 8 bits."""
+    if photometric.startswith("YBR"):
+        if channels.dtype == np.uint8:
+            # OpenCV's full-range YCrCb is DICOM's YBR_FULL with the chroma channels swapped.
+            frames = channels.swapaxes(0, 1)
+            rgb = np.stack([cv2.cvtColor(np.dstack(f[[0, 2, 1]]), cv2.COLOR_YCrCb2RGB) for f in frames])
+            return rgb.max(axis=-1) - rgb.min(axis=-1)
+        # R, G and B less the luma, from the chroma channels' distances to their middle value.
+        mid = float(1 << (8 * channels.dtype.itemsize - 1))
+        cb, cr = channels[1].astype(np.float32) - mid, channels[2].astype(np.float32) - mid
+        channels = np.stack([1.402 * cr, -0.344136 * cb - 0.714136 * cr, 1.772 * cb])
+    elif channels.dtype == np.uint8:
+        return channels.max(axis=0) - channels.min(axis=0)
+    chroma = channels.max(axis=0).astype(np.float32) - channels.min(axis=0)
+    return _stretch(chroma, 0.0, float(chroma.max(initial=1)))
 
 
 def _colour_to_grey(channels: np.ndarray, photometric: str) -> np.ndarray:
