@@ -97,7 +97,8 @@ class DetectBurnedInText(Transform):
     lines it finds are read by EasyOCR's recogniser directly, with greedy decoding, and EasyOCR's CRAFT detector runs
     only to confirm doubtful readings and to read large text; on CUDA (``detector="craft"``) CRAFT runs over every
     stroke area instead. Identical frames are read once and the other frames of a cine loop only where their pixels
-    differ from the first frame.
+    differ from the first frame. A colour image is also scanned in its chroma view, where it has strokes that the
+    grey view lacks (text as bright as its background, shown by its colour alone).
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the networks run.
