@@ -215,6 +215,14 @@ def _colour_file(path, rgb: np.ndarray, photometric: str):
     "ink, paper", [((0, 200, 0), 128), ((230, 0, 0), 69)], ids=["green-on-grey", "red-on-as-bright-grey"]
 )
 def test_text_shown_by_its_colour_alone_is_read(tmp_path, detector, photometric, ink, paper):
+    _check_colour_alone_is_read(tmp_path, detector, photometric, ink, paper)
+
+
+def test_text_shown_by_its_colour_alone_is_read_by_the_craft_detector(tmp_path):
+    _check_colour_alone_is_read(tmp_path, DetectBurnedInText(detector="craft"), "RGB", (0, 200, 0), 128)
+
+
+def _check_colour_alone_is_read(tmp_path, detector, photometric, ink, paper):
     alpha, rendered = draw_strings(background(120, 320, "flat", 0.0, None), ["SMITH JOHN", "DOB 1961"], "sans", 14, 1.0)
     rgb = paper * (1 - alpha[..., None]) + np.array(ink) * alpha[..., None]
     path = _colour_file(tmp_path / "colour.dcm", np.clip(rgb + 0.5, 0, 255).astype(np.uint8), photometric)
