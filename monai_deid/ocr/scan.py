@@ -30,6 +30,7 @@ from monai_deid.ocr.candidates import (
     merge_areas,
     shrunk_stroke_components,
     stroke_components,
+    tallest_annotation,
     upscale_for,
     with_context,
 )
@@ -96,9 +97,11 @@ def plan_frame(
     if settings.detector == "craft":
         return FrameWork(grey, candidate_areas(components, grey.shape))
     lines, areas = line_boxes(components, grey.shape)
-    shrunk = shrunk_stroke_components(grey, _LARGE_TEXT_SHRINK, min_contrast, within)
-    _, large = line_boxes([c for c in shrunk if c.char_height > DIRECT_MAX_HEIGHT], grey.shape)
-    return FrameWork(grey, merge_areas([*areas, *large]), lines)
+    # Annotations too large for the full-size search exist only on frames of more than 8 x 40 rows.
+    if tallest_annotation(grey.shape[0]) > DIRECT_MAX_HEIGHT:
+        shrunk = shrunk_stroke_components(grey, _LARGE_TEXT_SHRINK, min_contrast, within)
+        areas += line_boxes([c for c in shrunk if c.char_height > DIRECT_MAX_HEIGHT], grey.shape)[1]
+    return FrameWork(grey, merge_areas(areas), lines)
 
 
 def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[Reading]]:
