@@ -61,7 +61,7 @@ def build_ocr_view(
     if photometric == "PALETTE COLOR":
         grey, colour = _palette_views(pixels[0], header)
     elif pixels.shape[0] >= 3:
-        grey, colour = _colour_to_grey(pixels[:3], photometric), _chroma(pixels[:3], photometric)
+        grey, colour = _colour_to_grey(pixels[:3], photometric), _chroma(pixels[:3], photometric, bits_stored)
     else:
         grey = _window_to_grey(pixels[0], header, bits_stored)
     if photometric == "MONOCHROME1":
@@ -97,7 +97,7 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(values + 0.5, 0, 255).astype(np.uint8)
 
 
-def _chroma(channels: np.ndarray, photometric: str) -> np.ndarray:
+def _chroma(channels: np.ndarray, photometric: str, bits_stored: int | None) -> np.ndarray:
     """HSV chroma ``max(R, G, B) - min(R, G, B)`` of ``(3, F, H, W)`` colour pixels, scaled to 8 bits."""
     if photometric.startswith("YBR"):
         if channels.dtype == np.uint8:
@@ -106,7 +106,7 @@ def _chroma(channels: np.ndarray, photometric: str) -> np.ndarray:
             rgb = np.stack([cv2.cvtColor(np.dstack(f[[0, 2, 1]]), cv2.COLOR_YCrCb2RGB) for f in frames])
             return rgb.max(axis=-1) - rgb.min(axis=-1)
         # R, G and B less the luma, from the chroma channels' distances to their middle value.
-        mid = float(1 << (8 * channels.dtype.itemsize - 1))
+        mid = float(1 << ((bits_stored or 8 * channels.dtype.itemsize) - 1))
         cb, cr = channels[1].astype(np.float32) - mid, channels[2].astype(np.float32) - mid
         channels = np.stack([1.402 * cr, -0.344136 * cb - 0.714136 * cr, 1.772 * cb])
     elif channels.dtype == np.uint8:
