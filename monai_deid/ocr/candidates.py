@@ -194,36 +194,50 @@ def shrunk_stroke_components(
 
     Large text is small text there: at full size its letters stand further apart than the join reaches and its
     strokes are wider than the stroke kernel, so they are found one by one, not as a line. Row profiles are those
-    of the shrunk frame.
+    of the shrunk frame. Each shrunk pixel is the mean of a ``factor`` x ``factor`` block (the last rows and columns
+    that fill no block are left to the full-size search).
 
     Args:
         grey: one uint8 frame.
         factor: how many times smaller the searched frame is on each side.
         min_contrast: smallest stroke contrast in grey levels that counts as possible text.
-        within: optional mask; only components touching a non-zero pixel of it are kept.
+        within: optional mask; only components touching a non-zero pixel of it are kept, and only the blocks of its
+            bounding box (with the stroke kernel's reach around it) are shrunk and searched.
     """
-    rows, cols = grey.shape
-    size = (max(1, cols // factor), max(1, rows // factor))
-    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    # A shrunk pixel is inside the mask when any pixel it averages is.
+    rows, cols = grey.shape[0] // factor, grey.shape[1] // factor
+    if rows == 0 or cols == 0:
+        return []
+    y0, y1, x0, x1 = 0, rows, 0, cols
     inside = None
     if within is not None:
-        inside = cv2.resize((within != 0).view(np.uint8) * 255, size, interpolation=cv2.INTER_AREA)
-    fx, fy = cols / size[0], rows / size[1]
-    found = stroke_components(small, min_contrast, inside)
+        x, y, w, h = cv2.boundingRect(within[: rows * factor, : cols * factor])
+        if w == 0 or h == 0:
+            return []
+        y0, x0 = max(0, y // factor - _STROKE_KERNEL), max(0, x // factor - _STROKE_KERNEL)
+        y1, x1 = min(rows, -(-(y + h) // factor) + _STROKE_KERNEL), min(cols, -(-(x + w) // factor) + _STROKE_KERNEL)
+        # A shrunk pixel is inside the mask when any pixel of its block is.
+        inside = _any_in_block(within[y0 * factor : y1 * factor, x0 * factor : x1 * factor], factor)
+    small = _block_means(grey[y0 * factor : y1 * factor, x0 * factor : x1 * factor], factor)
+    found = _stroke_components(small, min_contrast, inside, _MAX_LINES * tallest_annotation(rows))
     return [
         replace(
             c,
-            box=(
-                math.floor(c.box[0] * fx),
-                math.floor(c.box[1] * fy),
-                min(cols, math.ceil(c.box[2] * fx)),
-                min(rows, math.ceil(c.box[3] * fy)),
-            ),
-            char_height=round(c.char_height * fy),
+            box=tuple(factor * (v + o) for v, o in zip(c.box, (x0, y0, x0, y0), strict=True)),
+            char_height=c.char_height * factor,
         )
         for c in found
     ]
+
+
+def _block_means(grey: np.ndarray, factor: int) -> np.ndarray:
+    """The mean of each ``factor`` x ``factor`` block of ``grey`` (whose sides are multiples of ``factor``)."""
+    return cv2.resize(grey, (grey.shape[1] // factor, grey.shape[0] // factor), interpolation=cv2.INTER_AREA)
+
+
+def _any_in_block(mask: np.ndarray, factor: int) -> np.ndarray:
+    """Whether each ``factor`` x ``factor`` block of ``mask`` (sides multiples of ``factor``) has a non-zero pixel
+    (as a block mean of 255s, which no block of up to 510 pixels rounds to 0)."""
+    return _block_means((mask != 0).view(np.uint8) * np.uint8(255), factor)
 
 
 def _stroke_components(
