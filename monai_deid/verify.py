@@ -10,7 +10,6 @@ and is quarantined; one that passes gets ``meta["deid_verified"] = True``.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Collection, Hashable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pydicom.uid import UID_dictionary
 from monai_deid.errors import VerificationError
 from monai_deid.io import LoadDicomWithMeta
 from monai_deid.ocr import DetectBurnedInText, read_text_in_frame_areas
+from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
 from monai_deid.phi.allowlist import load_placeholders
 from monai_deid.phi.line_terms import pieces_of_line_terms
@@ -150,13 +150,8 @@ def header_leaks(
 def _distinct_crops(image: np.ndarray, region: TextRegion) -> list[int]:
     """The frames of ``region`` whose pixels inside the box differ from every other listed frame's."""
     x0, y0, x1, y1 = region.box
-    seen, frames = set(), []
-    for frame in region.frames:
-        digest = hashlib.blake2b(np.ascontiguousarray(image[:, frame, y0:y1, x0:x1]).tobytes(), digest_size=16)
-        if digest.digest() not in seen:
-            seen.add(digest.digest())
-            frames.append(frame)
-    return frames
+    crops = np.moveaxis(image[:, list(region.frames), y0:y1, x0:x1], 1, 0)
+    return [region.frames[k] for k in distinct_frames(crops)]
 
 
 class VerifyDeidentified(Transform):
@@ -216,9 +211,8 @@ class VerifyDeidentified(Transform):
         read = {"header": header, "device": self.device, "margin": 2, "half": self.half}
         readings = read_text_in_frame_areas(image, areas, detector="craft", **read)
         bands = [(0, 0, columns, band), (0, rows - band, columns, rows)]
-        band_areas = {
-            f: bands for f in _distinct_frames(pixels[:, :, list(range(band)) + list(range(rows - band, rows))])
-        }
+        band_rows = pixels[:, :, [*range(band), *range(rows - band, rows)]]
+        band_areas = {f: bands for f in distinct_frames(np.moveaxis(band_rows, 1, 0))}
         readings += read_text_in_frame_areas(image, band_areas, detector=self.detector, **read)
         if not readings:
             return []
@@ -253,17 +247,6 @@ def _uniform(frame: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     x0, y0, x1, y1 = box
     crop = frame[:, y0:y1, x0:x1].reshape(frame.shape[0], -1)
     return crop.size == 0 or bool((crop == crop[:, :1]).all())
-
-
-def _distinct_frames(pixels: np.ndarray) -> list[int]:
-    """One index per group of identical frames (``(C, F, H, W)``; pass only the rows that matter)."""
-    seen, frames = set(), []
-    for index in range(pixels.shape[1]):
-        digest = hashlib.blake2b(np.ascontiguousarray(pixels[:, index]).tobytes(), digest_size=16).digest()
-        if digest not in seen:
-            seen.add(digest)
-            frames.append(index)
-    return frames
 
 
 class CapturePHIInventoryd(MapTransform):

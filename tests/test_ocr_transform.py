@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import zlib
 
 import cv2
 import numpy as np
@@ -36,6 +37,7 @@ from monai_deid.ocr.candidates import (
     stroke_responses,
     tallest_annotation,
 )
+from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.ocr.engine import cpu_has_native_bfloat16, cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful, line_boxes
 from monai_deid.ocr.scan import scan_frames
@@ -287,6 +289,25 @@ def test_palette_view_is_the_luminance_of_each_pixels_colour(name):
 
     assert view.shape == image.shape[1:] and view.dtype == np.uint8
     assert np.abs(view.astype(np.float64) - luminance).max() <= 0.51
+
+
+def _crc32_collision() -> tuple[np.ndarray, np.ndarray]:
+    """Two different 8-byte rows with the same CRC-32 (a birthday search over seeded random rows)."""
+    seen: dict[int, np.ndarray] = {}
+    for row in np.random.default_rng(0).integers(0, 256, (300_000, 8), dtype=np.uint8):
+        first = seen.setdefault(zlib.crc32(row), row)
+        if not np.array_equal(first, row):
+            return first, row
+    raise AssertionError("no CRC-32 collision among 300,000 rows")
+
+
+def test_identical_frames_are_grouped_and_frames_of_one_checksum_are_told_apart():
+    a, b = _crc32_collision()
+    c = a.copy()
+    c[3] ^= 1
+    frames = np.stack([a, b, a, c, b])[:, None, :]  # (F, 1, 8)
+
+    assert distinct_frames(frames) == {0: [0, 2], 1: [1, 4], 3: [3]}
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 9), (64, 64), (33, 480)])
