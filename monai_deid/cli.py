@@ -190,6 +190,8 @@ def run_command(
     if mapping is not None and kwargs["mapping_dir"].is_dir():
         merge_mapping_parts(kwargs["mapping_dir"], mapping)
     print(f"monai-deid: {input_path} -> {output}\n{summary.table()}\n  audit       {audit_path}")
+    if quarantine is not None and summary.not_written:
+        print(f"  quarantine  {quarantine}   (a copy of each file failed or quarantined)")
     if report is not None:
         page = write_review_report(read_audit(audit_path)[len(earlier) :], report, output)
         print(f"  report      {page}")
@@ -255,7 +257,7 @@ def _demo(folder: Path) -> int:
     print(
         f"\nLook at: {folder / 'output'} (de-identified DICOM, named by new UIDs), "
         f"{folder / 'report' / 'review.html'} (before/after review page), "
-        f"{folder / 'audit.jsonl'} (one record per input), {folder / 'quarantine'} (files withheld).\n"
+        f"{folder / 'audit.jsonl'} (one record per input), {folder / 'quarantine'} (a copy of each file not written).\n"
         f"Check the output again with: monai-deid verify {folder / 'output'}"
     )
     return EXIT_OK if summary.not_written == 1 else EXIT_FAILURES

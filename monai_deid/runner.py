@@ -177,16 +177,16 @@ class RunSummary:
         return self.counts[Status.FAILED] + self.counts[Status.QUARANTINED]
 
     def table(self) -> str:
-        """The end-of-run summary, as printed on the terminal."""
+        """The end-of-run summary, as printed on the terminal: each count with what it means."""
         rate = self.processed / self.seconds if self.seconds > 0 else 0.0
         rows = [
-            ("processed", self.processed),
-            ("written", self.counts[Status.OK]),
-            ("failed", self.counts[Status.FAILED]),
-            ("quarantined", self.counts[Status.QUARANTINED]),
-            ("skipped", self.counts[Status.SKIPPED]),
+            ("processed", self.processed, ""),
+            ("written", self.counts[Status.OK], "de-identified and verified"),
+            ("failed", self.counts[Status.FAILED], "could not be read or processed"),
+            ("quarantined", self.counts[Status.QUARANTINED], "read, but not proven clean: withheld"),
+            ("skipped", self.counts[Status.SKIPPED], "not DICOM, or done in an earlier run"),
         ]
-        lines = [f"  {name:<12}{count:>8}" for name, count in rows]
+        lines = [f"  {name:<12}{count:>8}   {meaning}".rstrip() for name, count, meaning in rows]
         lines.append(f"  {'seconds':<12}{self.seconds:>8.1f}   ({rate:.2f} files/s)")
         return "\n".join(lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -95,6 +96,10 @@ def test_quarantine_keeps_a_copy_of_each_file_not_written(mixed_batch: Path, hea
     copies = sorted((tmp_path / "q").iterdir())
     assert len(copies) == 4
     assert all("DOE" not in p.name and "no_pixels" not in p.name for p in copies)
+    # The summary says where the 4 files not written went, and what each count means.
+    assert re.search(r"failed +4 +could not be read or processed", result.stdout)
+    assert re.search(r"quarantined +0 +read, but not proven clean", result.stdout)
+    assert f"quarantine  {tmp_path / 'q'}" in result.stdout
 
 
 def test_all_good_exits_zero_and_audit_lies_outside_output(header_only: Path, tmp_path: Path) -> None:
