@@ -236,7 +236,7 @@ def _block_means(grey: np.ndarray, factor: int) -> np.ndarray:
 
 def _any_in_block(mask: np.ndarray, factor: int) -> np.ndarray:
     """Whether each ``factor`` x ``factor`` block of ``mask`` (sides multiples of ``factor``) has a non-zero pixel
-    (as a block mean of 255s, which no block of up to 510 pixels rounds to 0)."""
+    (the mean of a block of 255s and 0s: one 255 keeps a block of fewer than 510 pixels above 0)."""
     return _block_means((mask != 0).view(np.uint8) * np.uint8(255), factor)
 
 
