@@ -121,17 +121,22 @@ def _syntax_read_with(ds: Dataset) -> str:
 
 
 def _read_dataset(path: Path) -> Dataset:
-    """Parse the whole file, turning every parser failure into a typed error that names the file."""
+    """Parse the whole file, turning every parser failure into a typed error that names the file.
+
+    Values are not validated: pydicom's warning for an invalid value quotes it (an original UID, a number) on the
+    terminal and in any log the caller keeps, and the file is de-identified the same either way.
+    """
     try:
-        try:
-            ds = pydicom.dcmread(path)
-        except PydicomInvalidDicomError:
-            ds = pydicom.dcmread(path, force=True)
-            if "SOPClassUID" not in ds:
-                raise InvalidDicomError(path, "not a DICOM file: no DICM marker and no SOP Class UID") from None
-        # Convert every element now, with the encoding it was read with: copies of unconverted elements lose it.
-        for _ in ds.iterall():
-            pass
+        with pydicom.config.disable_value_validation():
+            try:
+                ds = pydicom.dcmread(path)
+            except PydicomInvalidDicomError:
+                ds = pydicom.dcmread(path, force=True)
+                if "SOPClassUID" not in ds:
+                    raise InvalidDicomError(path, "not a DICOM file: no DICM marker and no SOP Class UID") from None
+            # Convert every element now, with the encoding it was read with: copies of unconverted elements lose it.
+            for _ in ds.iterall():
+                pass
         if "TransferSyntaxUID" not in ds.file_meta:
             ds.file_meta.TransferSyntaxUID = _syntax_read_with(ds)
         return ds

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +197,20 @@ def test_inputs_are_never_modified(loader: LoadDicomWithMeta, tmp_path: Path) ->
     SaveDicom(tmp_path)(_flip_block(image), header, encoded)
     assert path.read_bytes() == before
     assert "PixelData" not in header  # the saver works on its own copy of the header
+
+
+def test_loading_quotes_no_header_value_in_warnings_or_logs(
+    loader: LoadDicomWithMeta, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An original UID that breaks the UID rules: pydicom's value validation would quote it in a warning and a log.
+    uid = "1.2.840.99999.DOE"
+    ds = pydicom.dcmread(PYDICOM_TEST_FILES / "CT_small.dcm")
+    with pydicom.config.disable_value_validation():
+        ds.StudyInstanceUID = uid
+        ds.save_as(tmp_path / "invalid_uid.dcm")
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.DEBUG, logger="pydicom"):
+        warnings.simplefilter("always")
+        _, header, _ = loader(tmp_path / "invalid_uid.dcm")
+    assert header.StudyInstanceUID == uid  # read as it is, to be replaced by the scrubber
+    said = [str(w.message) for w in caught] + [record.getMessage() for record in caplog.records]
+    assert not [text for text in said if "DOE" in text]
