@@ -34,6 +34,7 @@ from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
 from monai_deid.phi.allowlist import load_placeholders
 from monai_deid.phi.line_terms import pieces_of_line_terms
+from monai_deid.phi.text_norm import tokenize
 from monai_deid.profile import ProfileOptions, action_map
 from monai_deid.regions import TextRegion
 
@@ -108,21 +109,35 @@ def _strings(elem: Any) -> Iterator[str]:
         yield str(item)
 
 
-def _needles(inventory: PhiInventory, retained_keywords: Collection[str]) -> list[tuple[str, re.Pattern[str]]]:
-    """``(keyword, pattern)`` pairs to search for: whole values and name components, case-insensitive.
+@dataclass(frozen=True)
+class _Needle:
+    """An original value looked for in the scrubbed header: a whole value, or one component of a name."""
+
+    keyword: str
+    pattern: re.Pattern[str]
+    component: bool
+
+
+def _needles(inventory: PhiInventory, retained_keywords: Collection[str]) -> list[_Needle]:
+    """Whole values and name components to search for, case-insensitive.
 
     Dates are found anywhere (inside date-times too); names and identifiers only as whole words, so the institution
     "TOSHIBA" is not found in the kept manufacturer "TOSHIBA_MEC" while "DOE" is found in "Follow-up for Doe".
+    Placeholders (a patient named "Anonymized", as the scrubber's own dummy values read) identify nobody and are not
+    looked for, as in the burned-in text.
     """
+    placeholders = load_placeholders()
     needles = []
     for value in inventory.values:
         if value.kind not in _HEADER_CHECKED_KINDS or value.keyword in retained_keywords:
             continue
-        parts = [value.value] + (value.value.replace("^", " ").split() if value.kind == "name" else [])
-        for part in {p.strip() for p in parts if len(p.strip()) >= _MIN_NEEDLE}:
+        components = value.value.replace("^", " ").split() if value.kind == "name" else []
+        for part in {p.strip() for p in [value.value, *components] if len(p.strip()) >= _MIN_NEEDLE}:
+            if all(token.skel in placeholders for token in tokenize(part)):
+                continue
             text = re.escape(part)
             pattern = text if value.kind in ("date", "datetime") else rf"(?<![A-Za-z0-9_]){text}(?![A-Za-z0-9_])"
-            needles.append((value.keyword, re.compile(pattern, re.IGNORECASE)))
+            needles.append(_Needle(value.keyword, re.compile(pattern, re.IGNORECASE), part != value.value))
     return needles
 
 
@@ -130,6 +145,9 @@ def header_leaks(
     header: Dataset, inventory: PhiInventory, retained_keywords: Collection[str] = (), check_uids: bool = True
 ) -> list[str]:
     """Reason codes (``header:<Keyword>``, ``header:uid``) for original PHI found anywhere in a scrubbed header.
+
+    A name's single component is not looked for in code strings (CS): their values are defined terms, and a patient
+    named "Perfusion^MCA Stroke" is not found in the image type "DERIVED\\PRIMARY\\PERFUSION". Whole values are.
 
     Args:
         header: the scrubbed header, file meta included.
@@ -140,8 +158,9 @@ def header_leaks(
     needles = _needles(inventory, retained_keywords)
     found: set[str] = set()
     for elem in _elements(header):
+        searched = [n for n in needles if not (n.component and elem.VR == "CS")]
         for text in _strings(elem):
-            found |= {f"header:{keyword}" for keyword, needle in needles if needle.search(text)}
+            found |= {f"header:{n.keyword}" for n in searched if n.pattern.search(text)}
             if check_uids and elem.VR == "UI" and text in inventory.uids:
                 found.add("header:uid")
     return sorted(found)

@@ -12,8 +12,9 @@ from monai_deid.audit import Status
 from monai_deid.errors import VerificationError
 from monai_deid.io import LoadDicomWithMetad
 from monai_deid.pipeline import build_pipeline
+from monai_deid.profile import ScrubMetadata
 from monai_deid.runner import process_file
-from monai_deid.verify import CapturePHIInventoryd, VerifyDeidentifiedd
+from monai_deid.verify import CapturePHIInventoryd, VerifyDeidentifiedd, capture_inventory, header_leaks
 
 SECRET = {"secret": "verify-test-secret"}
 
@@ -42,3 +43,32 @@ def test_values_kept_by_a_retain_option_are_not_leaks(tmp_path: Path) -> None:
     record = process_file(pydicom_test_file("MR_small.dcm"), build_pipeline(tmp_path, scan_pixels=False, scrub=scrub))
     assert record.status == Status.OK, record.reason
     assert pydicom.dcmread(record.output).InstitutionName == "TOSHIBA"  # kept, and not reported as a leak
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pydicom_data_file("eCT_Supplemental.dcm"),  # Perfusion^MCA Stroke, image type DERIVED\PRIMARY\PERFUSION
+        pydicom_test_file("ExplVR_BigEnd.dcm"),  # a patient named "Anonymized", as the scrubber's dummy values read
+    ],
+    ids=lambda p: p.name,
+)
+def test_real_files_whose_names_are_terms_or_placeholders_pass_verification(source: Path, tmp_path: Path) -> None:
+    record = process_file(source, build_pipeline(tmp_path, scan_pixels=False, scrub=SECRET))
+    assert record.status == Status.OK, record.reason
+
+
+def test_a_name_component_is_a_leak_outside_code_strings(tmp_path: Path) -> None:
+    header = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
+    header.PatientName = "Perfusion^Ada"
+    inventory = capture_inventory(header)
+    scrubbed = ScrubMetadata(**SECRET)(header)
+    scrubbed.ImageType = ["DERIVED", "PRIMARY", "PERFUSION"]
+    assert header_leaks(scrubbed, inventory) == []
+    scrubbed.Manufacturer = "Perfusion Labs"  # a kept long string: the surname shows
+    assert header_leaks(scrubbed, inventory) == ["header:PatientName"]
+    scrubbed.Manufacturer = "ACME"
+    del scrubbed.ImageType
+    with pydicom.config.disable_value_validation():  # not a valid code string: only to show where names are found
+        scrubbed.ImageType = ["DERIVED", "PERFUSION^ADA"]  # the whole name is looked for everywhere
+    assert header_leaks(scrubbed, inventory) == ["header:PatientName"]
