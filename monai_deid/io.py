@@ -55,6 +55,16 @@ _NON_IMAGE_ELEMENTS = {
     "ContentSequence": "structured report content cannot be cleaned yet",
 }
 _MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"
+#: The Image Pixel attributes a decoder needs (Photometric Interpretation first, then the numbers).
+_PIXEL_DESCRIPTION = (
+    "PhotometricInterpretation",
+    "SamplesPerPixel",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+)
 #: Syntaxes that are lossy whatever their parameters (JPEG 8/12-bit, MPEG-2/4, HEVC, JPEG XL). JPEG-LS near-lossless,
 #: JPEG 2000 and HTJ2K may be lossless or not: for them the header's Lossy Image Compression decides.
 _LOSSY_SYNTAXES = frozenset(
@@ -162,6 +172,18 @@ def _check_pixel_content(path: Path, ds: Dataset) -> None:
         # pydicom stops silently at the end of a truncated file, so an image without pixels is most often one
         hint = " (the file may be truncated)" if "Image Storage" in name else ""
         raise MissingPixelDataError(path, f"no Pixel Data in a {name} object{hint}")
+    _check_pixel_description(path, ds)
+
+
+def _check_pixel_description(path: Path, ds: Dataset) -> None:
+    """The attributes that say how to decode Pixel Data are there, and the numbers among them are numbers."""
+    missing = [keyword for keyword in _PIXEL_DESCRIPTION if keyword not in ds]
+    if missing:
+        raise UndecodablePixelDataError(path, f"Pixel Data without {', '.join(missing)}: nothing says how to decode it")
+    for keyword in [*_PIXEL_DESCRIPTION[1:], "NumberOfFrames"]:
+        value = ds.get(keyword)
+        if value is not None and value != "" and not str(value).strip().isdigit():
+            raise UndecodablePixelDataError(path, f"{keyword} is not a whole number")
 
 
 def _decode(path: Path, ds: Dataset) -> tuple[np.ndarray, str]:

@@ -100,6 +100,19 @@ def test_bad_real_files_raise_typed_error_naming_the_file(path: Path, loader: Lo
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("badVR.dcm", "NumberOfFrames is not a whole number"),
+        ("meta_missing_tsyntax.dcm", "Pixel Data without PhotometricInterpretation, SamplesPerPixel, Rows, Columns"),
+    ],
+)
+def test_undecodable_files_say_what_is_wrong(name: str, reason: str, loader: LoadDicomWithMeta) -> None:
+    with pytest.raises(UndecodablePixelDataError) as info:
+        loader(PYDICOM_TEST_FILES / name)
+    assert reason in info.value.reason
+
+
 @pytest.mark.parametrize("path", [p for p in FILES if p.name in NO_PIXEL_FILES], ids=_id)
 def test_objects_without_pixels_are_refused(path: Path, loader: LoadDicomWithMeta) -> None:
     with pytest.raises((MissingPixelDataError, UnsupportedContentError)):
