@@ -48,6 +48,38 @@ def _frame_runs(frames: frozenset[int], n_frames: int) -> list[tuple[slice, int]
     return runs
 
 
+def _outward(box: Sequence[float]) -> tuple[int, int, int, int]:
+    """A box with fractional coordinates rounded outwards."""
+    return math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3])
+
+
+def _margin_clear_of(
+    grown: tuple[int, int, int, int],
+    core: tuple[int, int, int, int],
+    frames: frozenset[int],
+    kept: Sequence[TextRegion],
+) -> tuple[int, int, int, int]:
+    """``grown`` (``core`` plus margin) with each side's margin stopped at the box of kept text beyond that side of
+    ``core``, on a shared frame (empty ``frames``: every frame). Kept text overlapping ``core`` changes nothing."""
+    x0, y0, x1, y1 = grown
+    cx0, cy0, cx1, cy1 = core
+    for region in kept:
+        if frames and region.frames and not frames.intersection(region.frames):
+            continue
+        kx0, ky0, kx1, ky1 = _outward(region.box)
+        if kx0 >= x1 or kx1 <= x0 or ky0 >= y1 or ky1 <= y0:
+            continue
+        if ky1 <= cy0:
+            y0 = max(y0, ky1)
+        elif ky0 >= cy1:
+            y1 = min(y1, ky0)
+        elif kx1 <= cx0:
+            x0 = max(x0, kx1)
+        elif kx0 >= cx1:
+            x1 = min(x1, kx0)
+    return x0, y0, x1, y1
+
+
 def _needs_redaction(region: TextRegion) -> bool:
     """Fail closed: text that was never classified (``is_phi is None``) is redacted like PHI."""
     return region.is_phi is not False
@@ -57,8 +89,10 @@ class RedactPixels(Transform):
     """Fill PHI text boxes of a ``(C, F, H, W)`` image on the frames they appear on.
 
     Regions with ``is_phi`` True or None (unclassified) are filled; regions with ``is_phi`` False are kept. A box is
-    grown by ``margin`` pixels on every side and clipped to the image. A region with empty ``frames`` is filled on
-    every frame. Where grown boxes overlap, the later region's fill wins.
+    grown by ``margin`` pixels on every side and clipped to the image; a margin stops at the box of kept text on a
+    shared frame (lines 2 pixels apart: the margin would erase the top of the next line), while the PHI box itself
+    is always filled whole. A region with empty ``frames`` is filled on every frame. Where grown boxes overlap, the
+    later region's fill wins.
 
     The background fill of a box is computed per channel and frame from a ring of ``ring`` pixels just outside it,
     other text boxes excluded so that neighbouring strokes do not leak in: the median for continuous images (an
@@ -112,7 +146,8 @@ class RedactPixels(Transform):
         pixels = img.as_tensor() if isinstance(img, MetaTensor) else img
         channels, n_frames, height, width = pixels.shape
         text = self._boxes(regions, n_frames, height, width)
-        jobs = self._boxes([r for r in regions if _needs_redaction(r)], n_frames, height, width)
+        kept = [r for r in regions if not _needs_redaction(r)]
+        jobs = self._boxes([r for r in regions if _needs_redaction(r)], n_frames, height, width, kept)
         if not jobs:
             return img
         if self.fill == "background":
@@ -142,11 +177,17 @@ class RedactPixels(Transform):
         return out
 
     def _boxes(
-        self, regions: Sequence[TextRegion], n_frames: int, height: int, width: int
+        self,
+        regions: Sequence[TextRegion],
+        n_frames: int,
+        height: int,
+        width: int,
+        kept: Sequence[TextRegion] = (),
     ) -> dict[tuple[int, int, int, int], frozenset[int]]:
         """Non-empty grown boxes and the frames each is on (empty: every frame); regions with the same box merge.
 
-        A clock or counter redrawn on every frame of a cine loop thus becomes one box, filled in one pass.
+        A clock or counter redrawn on every frame of a cine loop thus becomes one box, filled in one pass. Margins
+        stop at the boxes of the ``kept`` regions (see :func:`_margin_clear_of`).
         """
         boxes: dict[tuple[int, int, int, int], frozenset[int]] = {}
         for region in regions:
@@ -154,6 +195,8 @@ class RedactPixels(Transform):
             if any(not 0 <= f < n_frames for f in frames):
                 raise ValueError(f"a text region names a frame outside 0..{n_frames - 1}")
             box = self._grown_box(region.box, height, width)
+            if kept:
+                box = _margin_clear_of(box, _outward(region.box), frames, kept)
             if box[0] >= box[2] or box[1] >= box[3]:
                 continue
             if box in boxes:
@@ -163,7 +206,7 @@ class RedactPixels(Transform):
 
     def _grown_box(self, box: Sequence[float], height: int, width: int) -> tuple[int, int, int, int]:
         """The box plus margin, clipped to the image; may be empty. Fractional coordinates round outwards."""
-        x0, y0, x1, y1 = math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3])
+        x0, y0, x1, y1 = _outward(box)
         if x1 < x0 or y1 < y0:
             raise ValueError("a text box has its end before its start")
         m = self.margin

@@ -282,6 +282,33 @@ def test_background_ignores_neighbouring_text() -> None:
     assert torch.equal(out[..., outside], img.as_tensor()[..., outside])
 
 
+def test_margins_stop_at_kept_text_and_phi_boxes_are_filled_whole() -> None:
+    # Ultrasound header lines 2 pixels apart (pydicom-data's US1): a 3-pixel margin around the PHI line erased the
+    # top row of the kept line below it, which then read back as garbage.
+    case = CASES["mono2-8bit"]
+    img = make_image(case, 1)
+    phi, below, beside, under_core = (20, 20, 60, 34), (20, 36, 70, 50), (62, 20, 90, 34), (30, 30, 40, 40)
+    for x0, y0, x1, y1 in (phi, below, beside):
+        img.as_tensor()[:, :, y0:y1, x0:x1] = 250
+    regions = [
+        TextRegion(frames=(0,), box=phi, text="DOE", confidence=0.9, is_phi=True),
+        TextRegion(frames=(0,), box=below, text="GEN", confidence=0.9, is_phi=False),
+        TextRegion(frames=(0,), box=beside, text="2D", confidence=0.9, is_phi=False),
+    ]
+    out = RedactPixels(margin=MARGIN)(img, regions).as_tensor()
+    source = img.as_tensor()
+    for x0, y0, x1, y1 in (below, beside):
+        assert torch.equal(out[..., y0:y1, x0:x1], source[..., y0:y1, x0:x1])  # kept lines bit-exact
+    filled = out[0, 0, 17:36, 17:62]  # the PHI box, its margin up and left, up to the kept lines below and right
+    assert (filled == filled[0, 0]).all() and int(filled[0, 0]) != 250
+
+    # Kept text inside the PHI box does not shrink it.
+    regions[1] = TextRegion(frames=(0,), box=under_core, text="GEN", confidence=0.9, is_phi=False)
+    out = RedactPixels(margin=MARGIN)(img, regions).as_tensor()
+    filled = out[0, 0, 17:37, 17:62]
+    assert (filled == filled[0, 0]).all()
+
+
 def test_constant_fill_per_channel_and_range_checks() -> None:
     case = CASES["ybr_full-8bit"]
     img, regions, _ = scene(case, 2)
