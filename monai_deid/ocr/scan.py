@@ -47,6 +47,8 @@ _LARGE_TEXT_SHRINK = 4
 # A doubtful direct reading, or a line the detector finds, this much covered by sure direct readings of the same
 # frame adds nothing: a stack of lines read whole (and garbled) when each of its lines was also read on its own.
 _EXPLAINED = 0.8
+# A detector line cut by its area's edge and this much inside lines read surely is a piece of those lines.
+_PIECE_OF_KNOWN = 0.5
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,9 @@ def _read_detected(
     """Run the detector in every job's areas and recognise the lines it finds, each batched over all jobs.
 
     A line the detector finds inside a line already read surely on the same frame (``known``, per job) is not read
-    again: its pixels are that reading's.
+    again: its pixels are that reading's. Nor is a line cut by its area's edge that lies mostly inside such lines:
+    the neighbouring line of a doubt check, of which the area shows only a few rows (read, they are garbage that
+    the classifier can only call doubtful, and redacting them erased part of the doubtful line itself).
     """
     crops, placements = [], []
     for job, work in enumerate(jobs):
@@ -157,12 +161,13 @@ def _read_detected(
                 interpolation = cv2.INTER_AREA if area.scale < 1 else cv2.INTER_CUBIC
                 crop = cv2.resize(crop, None, fx=area.scale, fy=area.scale, interpolation=interpolation)
             crops.append(crop)
-            placements.append((job, x0, y0, area.scale))
+            placements.append((job, area.box, area.scale))
     line_lists = read_lines(crops, settings) if crops else []
     line_crops: list[np.ndarray] = []
     line_boxes: list[tuple[int, Box, float]] = []
-    for crop, (job, ox, oy, scale), lines in zip(crops, placements, line_lists, strict=True):
+    for crop, (job, area_box, scale), lines in zip(crops, placements, line_lists, strict=True):
         grey = jobs[job].grey
+        ox, oy = area_box[:2]
         for line in lines:
             box = (
                 ox + math.floor(line.x0 / scale),
@@ -171,6 +176,8 @@ def _read_detected(
                 min(grey.shape[0], oy + math.ceil(line.y1 / scale)),
             )
             if any(_covered(box, k) >= _EXPLAINED for k in known[job]):
+                continue
+            if _cut_by(box, area_box, grey.shape) and _union_cover(box, known[job]) >= _PIECE_OF_KNOWN:
                 continue
             line_boxes.append((job, box, scale))
             # Read at the larger of the two resolutions: never from a shrunken crop.
@@ -183,6 +190,17 @@ def _read_detected(
     for (job, box, scale), (text, conf) in zip(line_boxes, texts, strict=True):
         per_job[job].append((Reading(box, text, conf), scale))
     return per_job
+
+
+def _cut_by(line: Box, area: Box, shape: tuple[int, int]) -> bool:
+    """Whether ``line`` touches a side of ``area`` that is not the frame's edge (the line may go on beyond it)."""
+    rows, cols = shape
+    return (
+        (line[0] <= area[0] and area[0] > 0)
+        or (line[1] <= area[1] and area[1] > 0)
+        or (line[2] >= area[2] and area[2] < cols)
+        or (line[3] >= area[3] and area[3] < rows)
+    )
 
 
 def _ink_box(box: Box, shape: tuple[int, int]) -> Box:
