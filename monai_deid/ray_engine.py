@@ -180,8 +180,8 @@ def run_ray(
                 done.add(record.source)
                 if record.status == Status.OK and config_id:
                     record.details["config_id"] = config_id
+                summary.add(record)
                 audit.write(record)
-                summary.counts[record.status] += 1
             missing = [path for path in files if str(path) not in done]
     finally:
         context.max_errored_blocks, context.enable_progress_bars = saved
@@ -191,8 +191,8 @@ def run_ray(
         )
         if quarantine_dir is not None:
             record.details["quarantined_copy"] = _quarantine(path, quarantine_dir)
+        summary.add(record)
         audit.write(record)
-        summary.counts[record.status] += 1
     if output_dir is not None:
         _remove_partial_writes(Path(output_dir))
     summary.seconds = time.perf_counter() - start

@@ -163,10 +163,23 @@ def _details(data: dict, key: str) -> dict[str, Any]:
 
 @dataclass
 class RunSummary:
-    """Counts of a batch run, by audit status."""
+    """Counts of a batch run, by audit status, and of the written inputs whose instance another input wrote too."""
 
     counts: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    repeated: int = 0
+    _outputs: set[str] = field(default_factory=set, init=False, repr=False)
+
+    def add(self, record: AuditRecord) -> None:
+        """Count ``record``; an ``ok`` record whose output an earlier record of this run wrote is marked
+        ``details["repeats_instance"]``: two inputs held one SOP instance (the same image in two transfer syntaxes,
+        a study exported twice), whose output path is one, so the output holds the one written last."""
+        self.counts[record.status] += 1
+        if record.status == Status.OK and record.output is not None:
+            if record.output in self._outputs:
+                self.repeated += 1
+                record.details["repeats_instance"] = True
+            self._outputs.add(record.output)
 
     @property
     def processed(self) -> int:
@@ -182,11 +195,16 @@ class RunSummary:
         rows = [
             ("processed", self.processed, ""),
             ("written", self.counts[Status.OK], "de-identified and verified"),
+            ("repeated", self.repeated, "written, of an instance another input held too: one file each"),
             ("failed", self.counts[Status.FAILED], "could not be read or processed"),
             ("quarantined", self.counts[Status.QUARANTINED], "read, but not proven clean: withheld"),
             ("skipped", self.counts[Status.SKIPPED], "not DICOM, or done in an earlier run"),
         ]
-        lines = [f"  {name:<12}{count:>8}   {meaning}".rstrip() for name, count, meaning in rows]
+        lines = [
+            f"  {name:<12}{count:>8}   {meaning}".rstrip()
+            for name, count, meaning in rows
+            if count or name != "repeated"
+        ]
         lines.append(f"  {'seconds':<12}{self.seconds:>8.1f}   ({rate:.2f} files/s)")
         return "\n".join(lines)
 
@@ -349,8 +367,8 @@ def run_batch(
         for record in _records(pool, todo, factory, kwargs, quarantine_dir):
             if record.status == Status.OK and config_id:
                 record.details["config_id"] = config_id
+            summary.add(record)
             audit.write(record)
-            summary.counts[record.status] += 1
             bar.update(1)
         bar.close()
     summary.seconds = time.perf_counter() - start

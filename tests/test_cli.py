@@ -102,6 +102,22 @@ def test_quarantine_keeps_a_copy_of_each_file_not_written(mixed_batch: Path, hea
     assert f"quarantine  {tmp_path / 'q'}" in result.stdout
 
 
+def test_two_inputs_of_one_instance_are_counted_as_repeated(header_only: Path, tmp_path: Path) -> None:
+    # The same SOP instance twice (as pydicom-data ships 693_UNCI.dcm beside pydicom's 693_J2KI.dcm): one output
+    # path, and a summary that says so instead of "written 2" beside one file.
+    source = tmp_path / "in"
+    source.mkdir()
+    for name in ("a.dcm", "b.dcm"):
+        shutil.copy(pydicom_test_file("CT_small.dcm"), source / name)
+    result = _monai_deid("run", source, tmp_path / "out", "--no-progress", "--config", header_only)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"written +2 ", result.stdout)
+    assert re.search(r"repeated +1 +written, of an instance", result.stdout)
+    assert len([p for p in (tmp_path / "out").rglob("*.dcm")]) == 1
+    records = read_audit(tmp_path / "out.audit.jsonl")
+    assert [bool(r.details.get("repeats_instance")) for r in records].count(True) == 1
+
+
 def test_all_good_exits_zero_and_audit_lies_outside_output(header_only: Path, tmp_path: Path) -> None:
     source = tmp_path / "in"
     source.mkdir()
