@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from datafiles import pydicom_data_file, pydicom_test_file
+from datafiles import PYDICOM_DATA_FILES, PYDICOM_TEST_FILES, pydicom_data_file, pydicom_test_file
 
 from monai_deid.audit import read_audit
 from monai_deid.samples import SAMPLE_PATIENTS, write_sample_set
@@ -316,3 +316,26 @@ def test_forked_workers_run_after_their_parent_ran_thread_pools(tmp_path: Path) 
     assert out.split() == ["fork", "3"] and alone == ["ok"] * 3
     one, two = _digests(tmp_path / "one"), _digests(tmp_path / "two")
     assert len(one) == 3 and sorted(one.values()) == sorted(two.values())
+
+
+#: Real files the verifier quarantines: their Manufacturer is their Institution Name ("OFFIS"), which the profile
+#: keeps and the verifier finds. Every other real file is written or fails to load with a named reason.
+QUARANTINED_BY_VERIFIER = {"mlut_18.dcm", "vlut_04.dcm"}
+
+
+@pytest.mark.slow
+def test_every_real_file_is_written_or_refused_with_a_reason(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    for folder, name in ((PYDICOM_TEST_FILES, "pydicom"), (PYDICOM_DATA_FILES, "pydicom-data")):
+        shutil.copytree(folder, source / name)
+    result = _monai_deid("run", source, tmp_path / "out", "--no-progress", "--quarantine", tmp_path / "q")
+    assert result.returncode == 1, result.stderr  # some real files are broken on purpose
+    records = read_audit(tmp_path / "out.audit.jsonl")
+    assert len(records) == len([p for p in source.rglob("*") if p.is_file()])
+    assert not [r for r in records if r.code == "internal_error"]
+    assert {Path(r.source).name for r in records if r.code == "verification_failed"} == QUARANTINED_BY_VERIFIER
+    written = [r for r in records if r.status == "ok"]
+    assert len(written) >= 150
+    files = {str(p) for p in (tmp_path / "out").rglob("*.dcm")}
+    assert {r.output for r in written} == files
+    assert sum(bool(r.details.get("repeats_instance")) for r in written) == len(written) - len(files)
