@@ -27,7 +27,7 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
-from pydicom.pixels import get_decoder
+from pydicom.pixels import convert_color_space, get_decoder
 from pydicom.pixels.utils import compress, pack_bits
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
@@ -365,10 +365,17 @@ def _pydicom_layout(frames: np.ndarray) -> np.ndarray:
 def _encode_changed(
     ds: Dataset, image: torch.Tensor | np.ndarray, photometric: str, source_syntax: str, source_photometric: str
 ) -> None:
-    """Encode changed pixels losslessly: original syntax where possible, else Explicit VR Little Endian."""
+    """Encode changed pixels losslessly: original syntax where possible, else Explicit VR Little Endian.
+
+    Sub-sampled YBR (``YBR_FULL_422``, decoded to full-resolution ``YBR_FULL``) is written as RGB: ultrasound and
+    visible-light IODs do not allow ``YBR_FULL``, every colour IOD allows RGB, and the colours are those a viewer
+    showed (to rounding).
+    """
     if source_syntax == _BIG_ENDIAN:
         _swap_binary_words(ds)
     frames = _native_frames(image)
+    if photometric == "YBR_FULL" and source_photometric == "YBR_FULL_422" and frames.dtype == np.uint8:
+        frames, photometric = convert_color_space(frames, "YBR_FULL", "RGB"), "RGB"
     _set_native_pixels(ds, frames, photometric)
     if source_syntax in _NATIVE_SYNTAXES:
         ds.file_meta.TransferSyntaxUID = source_syntax

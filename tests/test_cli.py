@@ -16,6 +16,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from datafiles import PYDICOM_DATA_FILES, PYDICOM_TEST_FILES, pydicom_data_file, pydicom_test_file
+from validators import iod_errors
 
 from monai_deid.audit import read_audit
 from monai_deid.samples import SAMPLE_PATIENTS, write_sample_set
@@ -339,3 +340,10 @@ def test_every_real_file_is_written_or_refused_with_a_reason(tmp_path: Path) -> 
     files = {str(p) for p in (tmp_path / "out").rglob("*.dcm")}
     assert {r.output for r in written} == files
     assert sum(bool(r.details.get("repeats_instance")) for r in written) == len(written) - len(files)
+    # Valid DICOM: no output has a dciodvfy error that none of its inputs had.
+    sources: dict[str, list[str]] = {}
+    for record in written:
+        sources.setdefault(record.output, []).append(record.source)
+    for output, inputs in sources.items():
+        new = iod_errors(output) - set.union(*(iod_errors(path) for path in inputs))
+        assert not new, (Path(inputs[0]).name, new)

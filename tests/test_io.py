@@ -12,7 +12,8 @@ import pydicom
 import pytest
 import torch
 from datafiles import PYDICOM_DATA_FILES, PYDICOM_TEST_FILES, all_real_files
-from pydicom.pixels import pixel_array
+from pydicom.pixels import convert_color_space, pixel_array
+from validators import iod_errors
 
 from monai_deid.errors import (
     DeidError,
@@ -183,6 +184,8 @@ def test_changed_pixels_decode_exactly_in_pydicom_and_an_independent_reader(
     output = pydicom.dcmread(written)
     expected = changed.numpy().transpose(1, 2, 3, 0)  # (F, H, W, C)
     photometric = image.meta["photometric_interpretation"]
+    if header.PhotometricInterpretation == "YBR_FULL_422":  # sub-sampled YBR: written as RGB (valid in every IOD)
+        expected, photometric = convert_color_space(expected, "YBR_FULL", "RGB"), "RGB"
     if output.PhotometricInterpretation == "YBR_RCT":  # a JPEG 2000 colour transform, undone by the decoder
         assert (photometric, output.file_meta.TransferSyntaxUID) == ("RGB", "1.2.840.10008.1.2.4.90")
     else:
@@ -227,3 +230,13 @@ def test_loading_quotes_no_header_value_in_warnings_or_logs(
     assert header.StudyInstanceUID == uid  # read as it is, to be replaced by the scrubber
     said = [str(w.message) for w in caught] + [record.getMessage() for record in caplog.records]
     assert not [text for text in said if "DOE" in text]
+
+
+def test_changed_sub_sampled_ultrasound_stays_a_valid_instance(loader: LoadDicomWithMeta, tmp_path: Path) -> None:
+    # A JPEG Baseline YBR_FULL_422 ultrasound cine, as most ultrasound exports are: its redacted pixels were written
+    # as YBR_FULL, which the ultrasound IODs do not allow.
+    source = PYDICOM_DATA_FILES / "color3d_jpeg_baseline.dcm"
+    image, header, encoded = loader(source)
+    written = SaveDicom(tmp_path)(_flip_block(image), header, encoded)
+    assert pydicom.dcmread(written, stop_before_pixels=True).PhotometricInterpretation == "RGB"
+    assert not iod_errors(written) - iod_errors(source)
