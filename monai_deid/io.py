@@ -330,6 +330,23 @@ def _set_native_pixels(ds: Dataset, frames: np.ndarray, photometric: str) -> Non
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
 
 
+#: SOP classes whose IODs do not allow YBR_FULL: ultrasound (the retired classes too), and the visible-light and video
+#: classes (``1.2.840.10008.5.1.4.1.1.77.1.*``).
+_ULTRASOUND_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.6.1",
+        "1.2.840.10008.5.1.4.1.1.3.1",
+        "1.2.840.10008.5.1.4.1.1.6",
+        "1.2.840.10008.5.1.4.1.1.3",
+    }
+)
+_VISIBLE_LIGHT_PREFIX = "1.2.840.10008.5.1.4.1.1.77.1."
+
+
+def _allows_ybr_full(sop_class: str) -> bool:
+    return sop_class not in _ULTRASOUND_CLASSES and not sop_class.startswith(_VISIBLE_LIGHT_PREFIX)
+
+
 #: Compressed syntaxes we can re-encode losslessly: source syntax -> (target syntax, encoder options).
 _LOSSLESS_REENCODE: dict[str, tuple[str, dict[str, Any]]] = {
     "1.2.840.10008.1.2.5": ("1.2.840.10008.1.2.5", {}),
@@ -367,14 +384,14 @@ def _encode_changed(
 ) -> None:
     """Encode changed pixels losslessly: original syntax where possible, else Explicit VR Little Endian.
 
-    Sub-sampled YBR (``YBR_FULL_422``, decoded to full-resolution ``YBR_FULL``) is written as RGB: ultrasound and
-    visible-light IODs do not allow ``YBR_FULL``, every colour IOD allows RGB, and the colours are those a viewer
-    showed (to rounding).
+    Sub-sampled YBR (``YBR_FULL_422``, decoded to full-resolution ``YBR_FULL``) of an ultrasound or visible-light
+    object is written as RGB, the colours a viewer showed (to rounding): those IODs do not allow ``YBR_FULL``.
     """
     if source_syntax == _BIG_ENDIAN:
         _swap_binary_words(ds)
     frames = _native_frames(image)
-    if photometric == "YBR_FULL" and source_photometric == "YBR_FULL_422" and frames.dtype == np.uint8:
+    sub_sampled = photometric == "YBR_FULL" and source_photometric == "YBR_FULL_422" and frames.dtype == np.uint8
+    if sub_sampled and not _allows_ybr_full(str(ds.get("SOPClassUID", ""))):
         frames, photometric = convert_color_space(frames, "YBR_FULL", "RGB"), "RGB"
     _set_native_pixels(ds, frames, photometric)
     if source_syntax in _NATIVE_SYNTAXES:

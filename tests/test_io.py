@@ -184,7 +184,8 @@ def test_changed_pixels_decode_exactly_in_pydicom_and_an_independent_reader(
     output = pydicom.dcmread(written)
     expected = changed.numpy().transpose(1, 2, 3, 0)  # (F, H, W, C)
     photometric = image.meta["photometric_interpretation"]
-    if header.PhotometricInterpretation == "YBR_FULL_422":  # sub-sampled YBR: written as RGB (valid in every IOD)
+    if header.PhotometricInterpretation == "YBR_FULL_422" and header.SOPClassUID.name.startswith("Ultrasound"):
+        # sub-sampled YBR of ultrasound: written as RGB (its IODs do not allow YBR_FULL)
         expected, photometric = convert_color_space(expected, "YBR_FULL", "RGB"), "RGB"
     if output.PhotometricInterpretation == "YBR_RCT":  # a JPEG 2000 colour transform, undone by the decoder
         assert (photometric, output.file_meta.TransferSyntaxUID) == ("RGB", "1.2.840.10008.1.2.4.90")
