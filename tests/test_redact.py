@@ -538,6 +538,9 @@ def test_redact_then_save_decodes_everywhere(name: str, tmp_path: Path) -> None:
     samples, n_frames, rows, columns = redacted.shape
     expected = redacted.numpy().transpose(1, 2, 3, 0)
     source = pydicom.dcmread(real.path, force=True, stop_before_pixels=True)
+    if source.PhotometricInterpretation == "YBR_FULL_422" and source.SOPClassUID.name.startswith("Ultrasound"):
+        # the ultrasound IODs do not allow the decoded YBR_FULL: the file holds the same colours as RGB
+        expected, pi = convert_color_space(expected, "YBR_FULL", "RGB"), "RGB"
 
     # the redaction: PHI boxes uniform on their frames, everything else bit-exact with the decoded input
     assert meta["pixels_redacted"] is True
