@@ -56,6 +56,10 @@ _LEAK_PATTERNS = {"date", "datetime", "time", "phone", "email", "ssn", "label", 
 #: De-identification Method code of the Retain Safe Private option: safe private attributes may stay.
 _RETAIN_SAFE_PRIVATE = "113111"
 _BINARY_VRS = {"OB", "OW", "UN", "OD", "OF", "OL", "OV"}
+#: ClassifyPHI's reason for text the policy cannot explain (neither PHI evidence nor clinical vocabulary).
+_DOUBT = "policy:doubt"
+#: Share of a doubtful box that the detector's second reading, none of it PHI, must cover to clear the doubt.
+_SECOND_OPINION_COVER = 0.8
 
 
 @dataclass(frozen=True)
@@ -345,7 +349,41 @@ def check_output_file(path: str | Path, device: str = "cpu", classify: dict[str,
     codes = {item.get("CodeValue") for item in header.get("DeidentificationMethodCodeSequence", [])}
     if _RETAIN_SAFE_PRIVATE not in codes and any(elem.tag.is_private for elem in header.iterall()):
         problems.append("header:private_attributes")
-    regions = DetectBurnedInText(device)(image, header)
-    regions = ClassifyPHI(**{"device": device, "ner_model": None, **(classify or {})})(regions, header)
+    classifier = ClassifyPHI(**{"device": device, "ner_model": None, **(classify or {})})
+    regions = classifier(DetectBurnedInText(device)(image, header), header)
+    regions = _second_opinion_on_doubts(image, header, regions, classifier, device)
     problems += sorted({f"pixels:{r.reason}" for r in regions if r.is_phi})
     return problems
+
+
+def _second_opinion_on_doubts(
+    image: torch.Tensor, header: Dataset, regions: list[TextRegion], classifier: ClassifyPHI, device: str
+) -> list[TextRegion]:
+    """``regions`` with each doubtful one (text the policy cannot explain) read again by the CRAFT detector, as the
+    run reads a doubtful line: a garbled reading of a label (``?8DR?8`` for ``78DR78``) is cleared when what the
+    detector reads there is not PHI and covers most of the box. A doubt stays when the detector reads less, or PHI."""
+    doubts = [r for r in regions if r.is_phi and r.reason == _DOUBT]
+    if not doubts:
+        return regions
+    areas: dict[int, list[tuple[int, int, int, int]]] = {}
+    for region in doubts:
+        areas.setdefault(region.frames[0] if region.frames else 0, []).append(region.box)
+    second = classifier(read_text_in_frame_areas(image, areas, header, device, detector="craft"), header)
+    cleared = [
+        doubt
+        for doubt in doubts
+        if _covered_by(doubt.box, [r.box for r in second if not r.is_phi]) >= _SECOND_OPINION_COVER
+        and not any(r.is_phi and _covered_by(doubt.box, [r.box]) > 0 for r in second)
+    ]
+    return [r for r in regions if not any(r is doubt for doubt in cleared)]
+
+
+def _covered_by(box: tuple[int, int, int, int], others: list[tuple[int, int, int, int]]) -> float:
+    """The share of ``box`` that the union of ``others`` covers."""
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return 1.0
+    covered = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    for ox0, oy0, ox1, oy1 in others:
+        covered[max(0, oy0 - y0) : max(0, oy1 - y0), max(0, ox0 - x0) : max(0, ox1 - x0)] = True
+    return float(covered.mean())
