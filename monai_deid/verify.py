@@ -30,6 +30,7 @@ from pydicom.uid import UID_dictionary
 from monai_deid.errors import VerificationError
 from monai_deid.io import LoadDicomWithMeta
 from monai_deid.ocr import DetectBurnedInText, read_text_in_frame_areas
+from monai_deid.ocr.boxes import union_cover
 from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
 from monai_deid.phi.allowlist import load_placeholders
@@ -372,18 +373,7 @@ def _second_opinion_on_doubts(
     cleared = [
         doubt
         for doubt in doubts
-        if _covered_by(doubt.box, [r.box for r in second if not r.is_phi]) >= _SECOND_OPINION_COVER
-        and not any(r.is_phi and _covered_by(doubt.box, [r.box]) > 0 for r in second)
+        if union_cover(doubt.box, [r.box for r in second if not r.is_phi]) >= _SECOND_OPINION_COVER
+        and not any(r.is_phi and union_cover(doubt.box, [r.box]) > 0 for r in second)
     ]
     return [r for r in regions if not any(r is doubt for doubt in cleared)]
-
-
-def _covered_by(box: tuple[int, int, int, int], others: list[tuple[int, int, int, int]]) -> float:
-    """The share of ``box`` that the union of ``others`` covers."""
-    x0, y0, x1, y1 = box
-    if x1 <= x0 or y1 <= y0:
-        return 1.0
-    covered = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    for ox0, oy0, ox1, oy1 in others:
-        covered[max(0, oy0 - y0) : max(0, oy1 - y0), max(0, ox0 - x0) : max(0, ox1 - x0)] = True
-    return float(covered.mean())

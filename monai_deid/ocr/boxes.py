@@ -8,11 +8,12 @@ post-processing cost grow with the number of blobs times the image size.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-__all__ = ["Box", "box_union", "boxes_overlap", "craft_boxes", "grown", "iou"]
+__all__ = ["Box", "box_union", "boxes_overlap", "craft_boxes", "grown", "iou", "union_cover"]
 
 #: ``(x0, y0, x1, y1)``, end-exclusive, integer pixels.
 Box = tuple[int, int, int, int]
@@ -102,3 +103,14 @@ def grown(box: Box, shape: tuple[int, int], margin: int) -> Box:
     """``box`` grown by ``margin`` pixels on every side, clipped to an image of ``shape`` ``(rows, columns)``."""
     h, w = shape
     return (max(0, box[0] - margin), max(0, box[1] - margin), min(w, box[2] + margin), min(h, box[3] + margin))
+
+
+def union_cover(box: Box, others: Sequence[Box]) -> float:
+    """The share of ``box`` that the union of ``others`` covers (1 for an empty box)."""
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return 1.0
+    covered = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    for ox0, oy0, ox1, oy1 in others:
+        covered[max(0, oy0 - y0) : max(0, oy1 - y0), max(0, ox0 - x0) : max(0, ox1 - x0)] = True
+    return float(covered.mean())

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from monai_deid.ocr.boxes import Box, box_union, grown, iou
+from monai_deid.ocr.boxes import Box, box_union, grown, iou, union_cover
 from monai_deid.ocr.candidates import (
     CandidateArea,
     candidate_areas,
@@ -121,7 +121,7 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
         checks = [
             doubt_area(r.box, work.grey.shape)
             for r, _ in readings
-            if doubtful(r.text, r.confidence) and _union_cover(r.box, known) < _EXPLAINED
+            if doubtful(r.text, r.confidence) and union_cover(r.box, known) < _EXPLAINED
         ]
         detector_jobs.append(FrameWork(work.grey, [*work.areas, *checks]))
     detected = _read_detected(detector_jobs, settings, sure_boxes)
@@ -177,7 +177,7 @@ def _read_detected(
             )
             if any(_covered(box, k) >= _EXPLAINED for k in known[job]):
                 continue
-            if _cut_by(box, area_box, grey.shape) and _union_cover(box, known[job]) >= _PIECE_OF_KNOWN:
+            if _cut_by(box, area_box, grey.shape) and union_cover(box, known[job]) >= _PIECE_OF_KNOWN:
                 continue
             line_boxes.append((job, box, scale))
             # Read at the larger of the two resolutions: never from a shrunken crop.
@@ -224,19 +224,9 @@ def _drop_coarse_duplicates(readings: list[tuple[Reading, float]]) -> list[Readi
     fine = [r for r, scale in readings if scale >= 1]
     kept = list(fine)
     for reading, scale in readings:
-        if scale < 1 and _union_cover(reading.box, [f.box for f in fine]) < 0.5:
+        if scale < 1 and union_cover(reading.box, [f.box for f in fine]) < 0.5:
             kept.append(reading)
     return kept
-
-
-def _union_cover(box: Box, others: list[Box]) -> float:
-    x0, y0, x1, y1 = box
-    if x1 <= x0 or y1 <= y0:
-        return 1.0
-    covered = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    for ox0, oy0, ox1, oy1 in others:
-        covered[max(0, oy0 - y0) : max(0, oy1 - y0), max(0, ox0 - x0) : max(0, ox1 - x0)] = True
-    return float(covered.mean())
 
 
 def _compact(text: str) -> str:
@@ -314,8 +304,8 @@ def _unread(work: FrameWork, index: int, known: Sequence[TextRegion]) -> FrameWo
     boxes = [r.box for r in known if index in r.frames]
     if not boxes:
         return work
-    lines = [b for b in work.lines if _union_cover(b, boxes) < _EXPLAINED]
-    areas = [a for a in work.areas if _union_cover(a.box, boxes) < _EXPLAINED]
+    lines = [b for b in work.lines if union_cover(b, boxes) < _EXPLAINED]
+    areas = [a for a in work.areas if union_cover(a.box, boxes) < _EXPLAINED]
     return FrameWork(work.grey, areas, lines)
 
 
