@@ -341,7 +341,8 @@ def check_output_file(path: str | Path, device: str = "cpu", classify: dict[str,
     """Re-check a file that was already de-identified, without its original: reason codes of what is wrong.
 
     The header must carry the de-identification markers and no private attributes beyond the safe ones it declares;
-    the pixels are scanned again and any text the sensitive policy calls PHI is reported.
+    the pixels are scanned again and any text the sensitive policy calls PHI is reported (text it cannot explain
+    after a second reading by the detector, see :func:`_second_opinion_on_doubts`).
     """
     image, header, _ = LoadDicomWithMeta()(path)
     problems = []
