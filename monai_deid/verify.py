@@ -35,6 +35,7 @@ from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
 from monai_deid.phi.allowlist import load_placeholders
 from monai_deid.phi.line_terms import pieces_of_line_terms
+from monai_deid.phi.policy import DOUBT_REASON
 from monai_deid.phi.text_norm import tokenize
 from monai_deid.profile import ProfileOptions, action_map
 from monai_deid.regions import TextRegion
@@ -57,8 +58,6 @@ _LEAK_PATTERNS = {"date", "datetime", "time", "phone", "email", "ssn", "label", 
 #: De-identification Method code of the Retain Safe Private option: safe private attributes may stay.
 _RETAIN_SAFE_PRIVATE = "113111"
 _BINARY_VRS = {"OB", "OW", "UN", "OD", "OF", "OL", "OV"}
-#: ClassifyPHI's reason for text the policy cannot explain (neither PHI evidence nor clinical vocabulary).
-_DOUBT = "policy:doubt"
 #: Share of a doubtful box that the detector's second reading, none of it PHI, must cover to clear the doubt.
 _SECOND_OPINION_COVER = 0.8
 
@@ -364,7 +363,7 @@ def _second_opinion_on_doubts(
     """``regions`` with each doubtful one (text the policy cannot explain) read again by the CRAFT detector, as the
     run reads a doubtful line: a garbled reading of a label (``?8DR?8`` for ``78DR78``) is cleared when what the
     detector reads there is not PHI and covers most of the box. A doubt stays when the detector reads less, or PHI."""
-    doubts = [r for r in regions if r.is_phi and r.reason == _DOUBT]
+    doubts = [r for r in regions if r.is_phi and r.reason == DOUBT_REASON]
     if not doubts:
         return regions
     areas: dict[int, list[tuple[int, int, int, int]]] = {}

@@ -22,6 +22,7 @@ from .allowlist import Allowlist
 from .institution import InstitutionCues
 from .matching import HeaderMatcher
 from .patterns import find_patterns
+from .policy import DOUBT_REASON
 from .text_norm import digit_view
 
 __all__ = ["line_chains", "line_context_evidence"]
@@ -101,7 +102,7 @@ def _neighbour_evidence(a: TextRegion, b: TextRegion) -> tuple[str, float] | Non
     gap = _gap(a, b) if a.box[0] <= b.box[0] else _gap(b, a)  # negative: the boxes overlap
     height = max(_height(a), _height(b))
     if gap <= _GLUED_HEIGHTS * height:
-        return a.reason or "policy:doubt", (a.score or 0.5) * 0.9
+        return a.reason or DOUBT_REASON, (a.score or 0.5) * 0.9
     if a.reason in _TEMPORAL_REASONS and gap <= _NEXT_TO_HEIGHTS * height and _NUMERIC.fullmatch(digit_view(b.text)):
         return a.reason, (a.score or 0.5) * 0.9
     return None

@@ -15,10 +15,12 @@ from .matching import HeaderMatch
 from .ner import NerSpan
 from .patterns import PatternMatch
 
-__all__ = ["POLICIES", "Decision", "Evidence", "decide"]
+__all__ = ["DOUBT_REASON", "POLICIES", "Decision", "Evidence", "decide"]
 
 #: ``sensitive``: PHI evidence or doubt -> PHI; ``all_text``: everything not on the allowlist; ``none``: nothing
 POLICIES = ("sensitive", "all_text", "none")
+#: The reason of text that no evidence explains and that may hold an identifier (PHI under ``sensitive``).
+DOUBT_REASON = "policy:doubt"
 _DOUBT_SCORE = 0.5
 
 
@@ -85,5 +87,5 @@ def decide(ev: Evidence, policy: str = "sensitive") -> Decision:
     # any unexplained word of two or more characters, or in a non-Latin script (one CJK character can be a
     # surname), may be a name or an ID: in doubt, redact
     if any(t.end - t.start >= 2 or not t.skel.isascii() for t in ev.allowlist.uncovered):
-        return Decision(True, "policy:doubt", _DOUBT_SCORE)
+        return Decision(True, DOUBT_REASON, _DOUBT_SCORE)
     return Decision(False, "policy:no_evidence", _DOUBT_SCORE)
