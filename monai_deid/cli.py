@@ -7,6 +7,7 @@ import hashlib
 import json
 import secrets
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 
 from monai_deid.audit import AuditLog, default_audit_path, read_audit
 from monai_deid.errors import DeidError
+from monai_deid.phi.policy import DOUBT_REASON
 from monai_deid.pipeline import STAGES, build_pipeline, merge_mapping_parts
 from monai_deid.report import write_review_report
 from monai_deid.runner import RunSummary, auto_workers, done_earlier, find_inputs, run_batch
@@ -230,16 +232,37 @@ def _run_on_ray(
 
 
 def _verify_folder(folder: Path, device: str) -> int:
+    """Re-check every file under ``folder``; one line per file, then the counts. A file that cannot be read is
+    reported and the check goes on."""
+    files, _ = find_inputs(folder)
+    verdicts: Counter[str] = Counter()
+    for path in files:
+        verdict, detail = _verify_file(path, device)
+        verdicts[verdict] += 1
+        print(f"{verdict:<6}  {path}  {detail}")
+    print(
+        f"{verdicts['ok']} of {len(files)} files pass ({verdicts['REVIEW']} to review, {verdicts['FAIL']} fail, "
+        f"{verdicts['ERROR']} could not be checked)"
+    )
+    return EXIT_OK if verdicts["ok"] == len(files) else EXIT_FAILURES
+
+
+def _verify_file(path: Path, device: str) -> tuple[str, str]:
+    """``(verdict, detail)`` for one file: ``ok``; ``REVIEW`` when the only problem is burned-in text the sensitive
+    policy cannot explain (no evidence that it is PHI, no proof that it is not); ``FAIL`` for evidence of PHI or a
+    header that is not de-identified; ``ERROR`` when the file cannot be checked. Details are reason codes, never
+    values."""
     from monai_deid.verify import check_output_file
 
-    files, _ = find_inputs(folder)
-    failures = 0
-    for path in files:
+    try:
         problems = check_output_file(path, device)
-        failures += bool(problems)
-        print(f"{'FAIL' if problems else 'ok  '}  {path}  {' '.join(problems)}")
-    print(f"{len(files) - failures} of {len(files)} files pass")
-    return EXIT_FAILURES if failures else EXIT_OK
+    except DeidError as error:
+        return "ERROR", f"{error.code}: {error.reason}"
+    except Exception as exc:  # one bad file never stops the check; unknown messages may quote values
+        return "ERROR", f"internal_error: unexpected {type(exc).__name__}"
+    if not problems:
+        return "ok", ""
+    return ("REVIEW" if problems == [f"pixels:{DOUBT_REASON}"] else "FAIL"), " ".join(problems)
 
 
 def _demo(folder: Path) -> int:

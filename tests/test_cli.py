@@ -13,13 +13,14 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 from datafiles import PYDICOM_DATA_FILES, PYDICOM_TEST_FILES, pydicom_data_file, pydicom_test_file
 from validators import iod_errors
 
 from monai_deid.audit import read_audit
-from monai_deid.samples import SAMPLE_PATIENTS, write_sample_set
+from monai_deid.samples import SAMPLE_PATIENTS, render_text, write_sample_set
 
 GOOD = ["CT_small.dcm", "MR_small_RLE.dcm", "SC_rgb_rle_2frame.dcm"]
 
@@ -176,6 +177,33 @@ def test_verify_command_flags_a_file_that_was_never_deidentified(tmp_path: Path)
     shutil.copy(pydicom_test_file("CT_small.dcm"), folder / "a.dcm")
     result = _monai_deid("verify", folder)
     assert result.returncode == 1 and "header:not_marked_deidentified" in result.stdout
+
+
+def test_verify_command_sorts_every_file_and_goes_on_past_unreadable_ones(tmp_path: Path) -> None:
+    result = _monai_deid("run", pydicom_test_file("CT_small.dcm"), tmp_path / "out", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    (clean,) = (tmp_path / "out").rglob("*.dcm")
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    shutil.copy(clean, folder / "clean.dcm")
+    ds = pydicom.dcmread(clean)
+    pixels = ds.pixel_array
+    text = render_text(np.zeros(pixels.shape, np.uint8), [(4, 100, "ZORBLAX QUENTIN")], size=12) > 127
+    ds.PixelData = np.where(text, pixels.max(), pixels).astype(pixels.dtype).tobytes()
+    ds.save_as(folder / "unexplained_text.dcm")
+    shutil.copy(pydicom_test_file("CT_small.dcm"), folder / "never_deidentified.dcm")
+    (folder / "junk.dcm").write_text("not DICOM")
+    result = _monai_deid("verify", folder)
+    assert result.returncode == 1, result.stderr
+    verdicts = {Path(line.split()[1]).name: line.split()[0] for line in result.stdout.splitlines()[:-1]}
+    assert verdicts == {
+        "clean.dcm": "ok",
+        "unexplained_text.dcm": "REVIEW",
+        "never_deidentified.dcm": "FAIL",
+        "junk.dcm": "ERROR",
+    }
+    assert "invalid_dicom" in result.stdout
+    assert result.stdout.splitlines()[-1] == "1 of 4 files pass (1 to review, 1 fail, 1 could not be checked)"
 
 
 def test_inspect_explains_without_showing_values(tmp_path: Path) -> None:
