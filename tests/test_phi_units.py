@@ -4,6 +4,7 @@ free-text spans, and ClassifyPHId inside a MONAI Compose."""
 from __future__ import annotations
 
 import pydicom
+import pytest
 import torch
 from monai.transforms import Compose
 from pydicom.dataset import Dataset
@@ -71,6 +72,25 @@ def test_vocabulary_words_in_values_need_the_whole_value():
     assert matcher.find("PHILIPS") == []  # logo; the institution is "Philips Healthcare"
     assert matcher.find("Philips Healthcare")[0].keyword == "InstitutionName"
     assert matcher.find("11-05-25-142825")[0].keyword == "PatientID"
+
+
+@pytest.mark.parametrize(
+    ("name", "reading"),
+    [
+        ("O'Brien^Seán", "SEAN"),  # "SEAN" alone is also "SE" + "AN" on the allowlist: it was kept
+        ("Lefèvre^Hélène", "HELENE"),  # two accents: more than the one edit fuzzy matching allows
+        ("Núñez^José", "JOSE NUNEZ"),
+        ("Dvořák^Zoë", "ZOE"),
+        ("Øster^Åse", "OSTER ASE"),
+        ("Łukasz^Anna", "LUKASZ"),
+    ],
+)
+def test_accented_names_match_their_readings_without_accents(name: str, reading: str):
+    """EasyOCR's English recogniser reads accented letters as their base letters; the header value must still match."""
+    ds = Dataset()
+    ds.PatientName = name
+    (region,) = ClassifyPHI(ner_model=None)([TextRegion((0,), (0, 0, 40, 12), reading, 0.9)], ds)
+    assert (region.is_phi, region.reason) == (True, "header:PatientName")
 
 
 def test_placeholder_values_are_not_looked_for():

@@ -4,7 +4,9 @@ OCR readings of burned-in text confuse glyphs that look alike (``O``/``0``, ``I`
 ``B``/``8``, ``Z``/``2``, ``G``/``6``, ``U``/``V``). Two views fold them in opposite directions:
 
 * the *skeleton* maps every member of a confusion class to one representative, so ``"8APT1ST"`` and ``"BAPTIST"``
-  compare equal; header values and vocabulary terms are compared on skeletons;
+  compare equal, and drops diacritics, so the header's ``"Núñez^José"`` and the burned-in ``"NUNEZ JOSE"`` compare
+  equal too (the English recogniser reads accented letters as their base letters); header values and vocabulary
+  terms are compared on skeletons;
 * the *digit view* turns confusable letters into digits inside digit-heavy tokens only, so ``"0g: 04"`` reads
   ``"09: 04"`` for the date/time patterns while ordinary words stay words.
 
@@ -16,6 +18,7 @@ any one edit would turn one English word into another (``MEDICAL`` / ``MEDIAL``)
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import NamedTuple
 
 __all__ = ["Token", "digit_view", "skeleton", "tokenize", "within_one_edit", "within_one_ocr_edit"]
@@ -36,6 +39,8 @@ _SKELETON = str.maketrans(
         "U": "V",
     }
 )
+# upper-case Latin letters that Unicode does not decompose into a base letter and a mark
+_UNMARKED = str.maketrans({"Ø": "O", "Æ": "AE", "Œ": "OE", "Ł": "L", "Đ": "D", "Þ": "TH"})
 _TO_DIGIT = str.maketrans(
     {"O": "0", "o": "0", "Q": "0", "D": "0", "I": "1", "l": "1", "|": "1", "i": "1", "Z": "2", "z": "2"}
     | {"S": "5", "s": "5", "B": "8", "G": "6", "g": "9", "q": "9"}
@@ -61,8 +66,18 @@ class Token(NamedTuple):
 
 
 def skeleton(text: str) -> str:
-    """Upper-case ``text`` and fold OCR confusion classes onto one representative each."""
-    return text.upper().translate(_SKELETON)
+    """Upper-case ``text``, drop its diacritics and fold OCR confusion classes onto one representative each."""
+    return _without_diacritics(text.upper()).translate(_SKELETON)
+
+
+def _without_diacritics(text: str) -> str:
+    """``text`` with accented letters as their base letters (``"HÉLÈNE"`` -> ``"HELENE"``, ``"ØSTER"`` ->
+    ``"OSTER"``); ``"ß"`` is already ``"SS"`` in upper case. Other scripts change on both sides of a comparison
+    alike."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_UNMARKED)
 
 
 def tokenize(text: str) -> list[Token]:
