@@ -93,6 +93,30 @@ def test_accented_names_match_their_readings_without_accents(name: str, reading:
     assert (region.is_phi, region.reason) == (True, "header:PatientName")
 
 
+@pytest.mark.parametrize(
+    ("reading", "reason"),
+    [("J 0 H N", "header:PatientName"), ("D 0 E", "header:PatientName"), ("0 0 4 1 2 3 7 7", "header:PatientID")],
+)
+def test_letter_spaced_values_are_read_as_words(reading: str, reason: str):
+    """Letter by letter, each character is a digit or a letter the allowlist explains: "J 0 H N" was kept."""
+    ds = Dataset()
+    ds.PatientName, ds.PatientID = "DOE^JOHN", "00412377"
+    (region,) = ClassifyPHI(ner_model=None)([TextRegion((0,), (0, 0, 60, 12), reading, 0.9)], ds)
+    assert (region.is_phi, region.reason) == (True, reason)
+
+
+def test_a_letter_spaced_value_cut_into_pieces_is_read_whole():
+    ds = Dataset()
+    ds.PatientName = "DOE^JOHN"
+    pieces = [TextRegion((0,), (10, 10, 30, 22), "J O", 0.9), TextRegion((0,), (38, 10, 58, 22), "H N", 0.9)]
+    assert [r.is_phi for r in ClassifyPHI(ner_model=None)(pieces, ds)] == [True, True]
+
+
+def test_letter_spaced_clinical_terms_stay():
+    regions = [TextRegion((0,), (0, 20 * k, 60, 20 * k + 12), t, 0.9) for k, t in enumerate(["G E N", "C I N E"])]
+    assert [r.is_phi for r in ClassifyPHI(ner_model=None)(regions, Dataset())] == [False, False]
+
+
 def test_placeholder_values_are_not_looked_for():
     matcher = HeaderMatcher(
         collect_header_values(_header("gdcm-US-ALOKA-16.dcm")), Allowlist().is_term, load_placeholders()

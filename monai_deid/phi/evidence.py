@@ -10,7 +10,7 @@ from .matching import HeaderMatcher
 from .ner import NerSpan
 from .patterns import find_patterns
 from .policy import Evidence
-from .text_norm import tokenize
+from .text_norm import closed_up, tokenize
 
 __all__ = ["gather_evidence"]
 
@@ -26,7 +26,7 @@ def gather_evidence(
     """The evidence found in ``text`` by every source (the best hit of each).
 
     Args:
-        text: an OCR reading (PHI; never logged).
+        text: an OCR reading (PHI; never logged); its letter-spaced words are read as words (``closed_up``).
         matcher: the file's header-value matcher (``None`` when there is no header).
         allowlist: the clinical allowlist.
         ner_spans: the entities the NER model found in ``text``.
@@ -36,6 +36,7 @@ def gather_evidence(
             made only of vocabulary words and institution cues do not count in such a piece, and the term accounts
             for its words.
     """
+    text = closed_up(text)  # "J O H N" is the word JOHN, not four letters each harmless alone
     header = matcher.find(text) if matcher else []
     explained = allowlist.explain(text)
     if line_term is not None:

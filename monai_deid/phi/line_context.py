@@ -23,7 +23,7 @@ from .institution import InstitutionCues
 from .matching import HeaderMatcher
 from .patterns import find_patterns
 from .policy import DOUBT_REASON
-from .text_norm import digit_view
+from .text_norm import closed_up_kept, digit_view
 
 __all__ = ["line_chains", "line_context_evidence"]
 
@@ -80,17 +80,20 @@ def _joined_evidence(
     matcher: HeaderMatcher | None,
     cues: tuple[InstitutionCues, Allowlist] | None,
 ) -> dict[int, tuple[str, float]]:
-    joined, spans = "", []
+    raw, owners = "", []
     for i in chain:
-        start = len(joined) + (1 if joined else 0)
-        joined = f"{joined} {regions[i].text}" if joined else regions[i].text
-        spans.append((i, start, len(joined)))
+        separator = " " if raw else ""
+        owners += [None] * len(separator) + [i] * len(regions[i].text)
+        raw += separator + regions[i].text
+    # a letter-spaced word cut into pieces ("0 0 4" "1 2 3") is read whole
+    joined, kept = closed_up_kept(raw)
+    owner = [owners[k] for k in kept]
     patterns = find_patterns(joined) + (cues[0].find(joined, cues[1].explain(joined).terms) if cues else [])
     hits = [(m.start, m.end, f"header:{m.keyword}", m.score) for m in (matcher.find(joined) if matcher else [])]
     hits += [(m.start, m.end, f"pattern:{m.category}", m.score) for m in patterns]
     found: dict[int, tuple[str, float]] = {}
     for start, end, reason, score in hits:
-        covered = [i for i, s, e in spans if s < end and start < e]
+        covered = [i for i in chain if i in owner[start:end]]
         if len(covered) > 1:
             for i in covered:
                 found.setdefault(i, (reason, score * 0.9))

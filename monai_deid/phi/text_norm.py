@@ -21,7 +21,16 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-__all__ = ["Token", "digit_view", "skeleton", "tokenize", "within_one_edit", "within_one_ocr_edit"]
+__all__ = [
+    "Token",
+    "closed_up",
+    "closed_up_kept",
+    "digit_view",
+    "skeleton",
+    "tokenize",
+    "within_one_edit",
+    "within_one_ocr_edit",
+]
 
 _SKELETON = str.maketrans(
     {
@@ -53,6 +62,8 @@ _LOOK_ALIKE = frozenset(
 )
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits of any script: names are not only ASCII
 _RUN = re.compile(r"[0-9A-Za-z|]+")
+# three or more single letters or digits, each one space from the next: a letter-spaced word ("J O H N")
+_SPACED_OUT = re.compile(r"(?<![^\W_])[^\W_](?![^\W_])(?: [^\W_](?![^\W_])){2,}")
 # a unit glued to a reading ("l6cm", "z0hz") must not stop the number in front of it from being read as digits
 _UNIT_SUFFIX = re.compile(r"(.+?)(hz|khz|mhz|fps|db|cm|mm|bpm|kvp|kv|mas|ms|ml|cm2|cm3|mgy)", re.IGNORECASE)
 
@@ -78,6 +89,20 @@ def _without_diacritics(text: str) -> str:
         return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_UNMARKED)
+
+
+def closed_up(text: str) -> str:
+    """``text`` with its letter-spaced words written as words: ``"D O E  J O H N"`` -> ``"DOE  JOHN"``,
+    ``"0 0 4 1 2 3 7 7"`` -> ``"00412377"``. Letter by letter, no single character identifies anybody, and the
+    allowlist explains each one (a digit, an orientation letter)."""
+    return closed_up_kept(text)[0]
+
+
+def closed_up_kept(text: str) -> tuple[str, list[int]]:
+    """:func:`closed_up` and, for each of its characters, the index of that character in ``text``."""
+    dropped = {m.start() + k for m in _SPACED_OUT.finditer(text) for k, c in enumerate(m.group()) if c == " "}
+    kept = [k for k in range(len(text)) if k not in dropped]
+    return "".join(text[k] for k in kept), kept
 
 
 def tokenize(text: str) -> list[Token]:
