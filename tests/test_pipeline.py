@@ -64,6 +64,25 @@ def colour_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def letter_spaced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """An ultrasound capture whose name and ID are letter-spaced ("D    O    E"): each letter stands farther from
+    the next than the stroke test joins characters. Returns the file and where the text's ink is."""
+    rng = np.random.default_rng(7)
+    frame = np.zeros((240, 320), np.uint8)
+    frame[60:200, 60:260] = rng.integers(30, 90, (140, 200))
+    family, given = PATIENT.name.split("^")
+    spaced = "    ".join
+    lines = [(6, 4, f"{spaced(family)}        {spaced(given)}"), (6, 26, spaced(PATIENT.patient_id))]
+    ink = render_text(np.zeros_like(frame), lines, size=15) > 0
+    rgb = np.repeat(np.where(ink, 255, frame).astype(np.uint8)[None, ..., None], 3, axis=3)
+    ds = make_dataset(PATIENT, UltrasoundImageStorage, rgb, "RGB", 7, 1)
+    ds.Modality = "US"
+    path = tmp_path_factory.mktemp("spaced") / f"{PATIENT.patient_id}.dcm"
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+    return path, ink
+
+
 def _planted(text: str) -> bool:
     upper = text.upper()
     return any(s in upper for s in ("DOE", "JANE", PATIENT.patient_id, "4471920"))
@@ -113,6 +132,15 @@ def test_phi_shown_by_its_colour_alone_is_redacted_and_checked_by_the_verifier(
     record = process_file(colour_only, keep_all, quarantine_dir=tmp_path / "quarantine")
     assert record.status == Status.QUARANTINED and record.code == "verification_failed"
     assert "pixels:header:PatientName" in record.reason or "pixels:header:PatientID" in record.reason
+
+
+def test_letter_spaced_phi_is_found_and_redacted(letter_spaced: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    path, ink = letter_spaced
+    record = process_file(path, build_pipeline(tmp_path / "out", scrub=SECRET, classify=NO_NER))
+    assert record.status == Status.OK, record.reason
+    assert {r["reason"] for r in record.details["text_regions"]} >= {"header:PatientName", "header:PatientID"}
+    written = pydicom.dcmread(record.output).pixel_array[..., 0]
+    assert (written[ink] != 255).all()  # every pixel of the letters is redacted
 
 
 def test_verifier_reads_with_the_detection_settings() -> None:
