@@ -204,6 +204,20 @@ def test_large_text_is_read_by_the_cpu_detector(tmp_path, detector, size):
         assert is_found(regions, line, 0), line.text
 
 
+def test_bold_text_between_the_two_searches_is_read(detector):
+    # Bold letters of 58 pixels over a real CT: strokes as wide as the stroke kernel, so the full-size search misses
+    # them, and 40 pixels tall as the shrunk search measures them (in steps of 4), exactly its threshold.
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("693_UNCR.dcm"))
+    pixels = image[0, 0].numpy()
+    ink = draw_strings(np.zeros(pixels.shape, np.float32), ["DOE JOHN"], "sans_bold", 80, 1.0, origin=(10, 150))
+    (rendered,) = ink[1]
+    frame = np.where(ink[0] > 0.5, pixels.max(), pixels)
+
+    regions = detector(torch.as_tensor(frame)[None, None], header)
+
+    assert is_found(regions, rendered, 0), [r.text for r in regions]
+
+
 def _colour_file(path, rgb: np.ndarray, photometric: str):
     ds = pydicom.dcmread(write_dicom(path, np.zeros((1, *rgb.shape[:2])), FORMATS[0]))
     pixels = rgb if photometric == "RGB" else convert_color_space(rgb, "RGB", photometric)

@@ -36,7 +36,14 @@ from monai_deid.ocr.candidates import (
 )
 from monai_deid.ocr.dedup import changed_mask, distinct_frames, unchanged
 from monai_deid.ocr.engine import EngineSettings, read_lines, recognize_crops
-from monai_deid.ocr.lines import DIRECT_MAX_HEIGHT, DIRECT_MIN_CONFIDENCE, doubt_area, doubtful, line_boxes
+from monai_deid.ocr.lines import (
+    DIRECT_MAX_HEIGHT,
+    DIRECT_MIN_CONFIDENCE,
+    doubt_area,
+    doubtful,
+    large_text_areas,
+    line_boxes,
+)
 from monai_deid.regions import TextRegion
 
 __all__ = ["FrameWork", "Reading", "plan_frame", "read_frames", "scan_frames"]
@@ -102,7 +109,7 @@ def plan_frame(
     # Annotations too large for the full-size search exist only on frames of more than 8 x 40 rows.
     if tallest_annotation(grey.shape[0]) > DIRECT_MAX_HEIGHT:
         shrunk = shrunk_stroke_components(grey, _LARGE_TEXT_SHRINK, min_contrast, within)
-        areas += line_boxes([c for c in shrunk if c.char_height > DIRECT_MAX_HEIGHT], grey.shape)[1]
+        areas += large_text_areas(shrunk, grey.shape)
     return FrameWork(grey, merge_areas(areas), lines)
 
 
