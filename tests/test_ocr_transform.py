@@ -218,6 +218,24 @@ def test_bold_text_between_the_two_searches_is_read(detector):
     assert is_found(regions, rendered, 0), [r.text for r in regions]
 
 
+@pytest.mark.parametrize("turns", [1, 3])
+def test_text_turned_a_quarter_turn_is_read(detector, turns):
+    # An image stored on its side: the burned-in line runs bottom to top (1 turn) or top to bottom (3 turns).
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("693_UNCR.dcm"))
+    pixels = image[0, 0].numpy()
+    strip, (rendered,) = draw_strings(np.zeros((30, 260), np.float32), ["DOE JOHN 12/03/1961"], "sans", 14, 1.0)
+    ink = np.zeros(pixels.shape, bool)
+    ink[60:320, 20:50] = np.rot90(strip > 0.5, turns)
+    frame = np.where(ink, pixels.max(), pixels)
+
+    regions = detector(torch.as_tensor(frame)[None, None], header)
+
+    rows, cols = np.nonzero(ink)
+    turned = [r for r in regions if r.box[0] <= cols.min() and r.box[2] > cols.max()]
+    assert any(text_similarity(r.text, rendered.text) >= 0.8 for r in turned), [r.text for r in regions]
+    assert any(r.box[1] <= rows.min() and r.box[3] > rows.max() for r in turned)
+
+
 def _colour_file(path, rgb: np.ndarray, photometric: str):
     ds = pydicom.dcmread(write_dicom(path, np.zeros((1, *rgb.shape[:2])), FORMATS[0]))
     pixels = rgb if photometric == "RGB" else convert_color_space(rgb, "RGB", photometric)

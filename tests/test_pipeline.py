@@ -143,6 +143,27 @@ def test_letter_spaced_phi_is_found_and_redacted(letter_spaced: tuple[Path, np.n
     assert (written[ink] != 255).all()  # every pixel of the letters is redacted
 
 
+def test_phi_turned_a_quarter_turn_is_found_and_redacted(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    frame = np.zeros((320, 240), np.uint8)
+    frame[60:260, 60:200] = rng.integers(30, 90, (200, 140))
+    line = f"{PATIENT.name.replace('^', ', ')}  {PATIENT.patient_id}"
+    strip = render_text(np.zeros((24, 240), np.uint8), [(2, 2, line)])
+    ink = np.zeros(frame.shape, bool)
+    ink[20:260, 6:30] = np.rot90(strip > 0, 1)  # written bottom to top along the left edge
+    rgb = np.repeat(np.where(ink, 255, frame).astype(np.uint8)[None, ..., None], 3, axis=3)
+    ds = make_dataset(PATIENT, UltrasoundImageStorage, rgb, "RGB", 8, 1)
+    ds.Modality = "US"
+    path = tmp_path / "turned.dcm"
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+
+    record = process_file(path, build_pipeline(tmp_path / "out", scrub=SECRET, classify=NO_NER))
+
+    assert record.status == Status.OK, record.reason
+    written = pydicom.dcmread(record.output).pixel_array[..., 0]
+    assert (written[ink] != 255).all()
+
+
 def test_verifier_reads_with_the_detection_settings() -> None:
     transforms = build_deid_transforms(detect={"detector": "craft", "half": False}, scrub={"generate_secret": True})
 

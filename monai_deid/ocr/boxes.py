@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["Box", "box_union", "boxes_overlap", "craft_boxes", "grown", "iou", "union_cover"]
+__all__ = ["Box", "box_union", "boxes_overlap", "craft_boxes", "grown", "iou", "transposed", "union_cover"]
 
 #: ``(x0, y0, x1, y1)``, end-exclusive, integer pixels.
 Box = tuple[int, int, int, int]
@@ -97,6 +97,11 @@ def boxes_overlap(a: Box, b: Box, gap: int = 0) -> bool:
 def box_union(a: Box, b: Box) -> Box:
     """The smallest box holding both."""
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def transposed(box: Box) -> Box:
+    """``box`` in the transposed frame (rows and columns swapped)."""
+    return box[1], box[0], box[3], box[2]
 
 
 def grown(box: Box, shape: tuple[int, int], margin: int) -> Box:

@@ -20,10 +20,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from monai_deid.ocr.boxes import Box, box_union, grown, iou
+from monai_deid.ocr.boxes import Box, box_union, grown, iou, transposed
 from monai_deid.ocr.candidates import CandidateArea, StrokeComponent, tallest_annotation, upscale_for, with_context
 
-__all__ = ["DIRECT_MAX_HEIGHT", "DIRECT_MIN_CONFIDENCE", "doubt_area", "doubtful", "large_text_areas", "line_boxes"]
+__all__ = [
+    "DIRECT_MAX_HEIGHT",
+    "DIRECT_MIN_CONFIDENCE",
+    "doubt_area",
+    "doubtful",
+    "large_text_areas",
+    "line_boxes",
+    "turned_lines",
+]
 
 #: Tallest characters (pixels) read without the detector.
 DIRECT_MAX_HEIGHT = 40
@@ -100,22 +108,40 @@ def _letter_spaced_lines(components: Sequence[StrokeComponent]) -> list[Box]:
     each is a component of one character, which alone does not look like text. Three or more of one size side by
     side on one line are one. Over 193 frames (the benchmark corpus, pydicom's and pydicom-data's files), 12 had
     such a line, 2 of them text; each other one costs the recogniser one more crop."""
+    return _chained(_single_characters(components))
+
+
+def turned_lines(components: Sequence[StrokeComponent]) -> list[Box]:
+    """Lines of text turned a quarter turn (written top to bottom or bottom to top, as on an image stored on its
+    side): the stroke test joins characters sideways only, so each turned character is a component of its own.
+    Three or more of one width stacked in a column are one line (the letter-spaced rule, on transposed boxes)."""
+    columns = _chained([transposed(box) for box in _single_characters(components)])
+    return [transposed(box) for box in columns]
+
+
+def _single_characters(components: Sequence[StrokeComponent]) -> list[Box]:
+    """Boxes of the components that are one character of at most ``DIRECT_MAX_HEIGHT``, once each (a character is
+    found at several contrast levels)."""
     chars: list[Box] = []
     small = DIRECT_MAX_HEIGHT
     for box in (c.box for c in components if c.chars == 1 and not c.line_like and c.box[3] - c.box[1] <= small):
-        if all(iou(box, seen) < _SAME_LINE_IOU for seen in chars):  # one character found at several levels
+        if all(iou(box, seen) < _SAME_LINE_IOU for seen in chars):
             chars.append(box)
-    chars.sort()
+    return chars
+
+
+def _chained(chars: list[Box]) -> list[Box]:
+    """Unions of three or more of ``chars`` side by side on one line, each the next letter of the one before."""
+    chars = sorted(chars)
     lines, used = [], set()
     for first in range(len(chars)):
         if first in used:
             continue
         chain = [first]
         for nxt in range(first + 1, len(chars)):
-            last = chars[chain[-1]]
-            if chars[nxt][0] > last[2] + _SPACED_GAP * (last[3] - last[1]):
+            if chars[nxt][0] > chars[chain[-1]][2] + _SPACED_GAP * DIRECT_MAX_HEIGHT:
                 break  # sorted by left edge: no later box is near enough
-            if nxt not in used and _next_letter(last, chars[nxt]):
+            if nxt not in used and _next_letter(chars[chain[-1]], chars[nxt]):
                 chain.append(nxt)
         if len(chain) >= _SPACED_MIN_CHARS:
             used.update(chain)

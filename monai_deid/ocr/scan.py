@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from monai_deid.ocr.boxes import Box, box_union, grown, iou, union_cover
+from monai_deid.ocr.boxes import Box, box_union, grown, iou, transposed, union_cover
 from monai_deid.ocr.candidates import (
     CandidateArea,
     candidate_areas,
@@ -43,6 +43,7 @@ from monai_deid.ocr.lines import (
     doubtful,
     large_text_areas,
     line_boxes,
+    turned_lines,
 )
 from monai_deid.regions import TextRegion
 
@@ -66,11 +67,13 @@ class Reading:
         box: ``(x0, y0, x1, y1)`` end-exclusive in frame pixels.
         text: the recognised text (PHI).
         confidence: recogniser confidence in ``[0, 1]``.
+        turned: read from a line turned a quarter turn (see ``FrameWork.turned``).
     """
 
     box: Box
     text: str
     confidence: float
+    turned: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,13 @@ class FrameWork:
         grey: the frame (uint8 OCR view).
         areas: where the detector runs, each at its own resize factor (small text upscaled, non-text halved).
         lines: line boxes (ink extent) the recogniser reads directly, without the detector.
+        turned: boxes of lines turned a quarter turn (``lines.turned_lines``), read turned back both ways.
     """
 
     grey: np.ndarray
     areas: Sequence[CandidateArea] = ()
     lines: Sequence[Box] = ()
+    turned: Sequence[Box] = ()
 
 
 def plan_frame(
@@ -104,13 +109,13 @@ def plan_frame(
     """
     components = stroke_components(grey, min_contrast, within)
     if settings.detector == "craft":
-        return FrameWork(grey, candidate_areas(components, grey.shape))
+        return FrameWork(grey, candidate_areas(components, grey.shape), turned=turned_lines(components))
     lines, areas = line_boxes(components, grey.shape)
     # Annotations too large for the full-size search exist only on frames of more than 8 x 40 rows.
     if tallest_annotation(grey.shape[0]) > DIRECT_MAX_HEIGHT:
         shrunk = shrunk_stroke_components(grey, _LARGE_TEXT_SHRINK, min_contrast, within)
         areas += large_text_areas(shrunk, grey.shape)
-    return FrameWork(grey, merge_areas(areas), lines)
+    return FrameWork(grey, merge_areas(areas), lines, turned_lines(components))
 
 
 def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[Reading]]:
@@ -136,16 +141,31 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
 
 
 def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[tuple[Reading, float]]]:
-    """Recognise every job's direct lines in one batched pass."""
+    """Recognise every job's direct lines, and its turned lines turned back both ways, in one batched pass.
+
+    A turned line keeps the better of its two readings, and only a sure one: the detector cannot check a doubtful
+    reading of turned text, and a column of anatomy or colour bars read as garbage must not be redacted.
+    """
     crops, owners = [], []
     for job, work in enumerate(jobs):
         for box in work.lines:
             crops.append(_line_crop(work.grey, box))
             owners.append((job, _ink_box(box, work.grey.shape)))
-    out: list[list[tuple[Reading, float]]] = [[] for _ in jobs]
+        for box in work.turned:
+            # the line with a quarter of its width of margin around it, turned back a quarter turn either way
+            crop = _line_crop(work.grey.T, transposed(box)).T
+            crops += [np.ascontiguousarray(np.rot90(crop, k)) for k in (1, -1)]
     # No contrast-stretched second reading: a doubtful direct reading goes to the detector instead.
-    for (job, box), (text, conf) in zip(owners, recognize_crops(crops, settings, retry=False), strict=True):
+    readings = recognize_crops(crops, settings, retry=False)
+    out: list[list[tuple[Reading, float]]] = [[] for _ in jobs]
+    for (job, box), (text, conf) in zip(owners, readings, strict=False):
         out[job].append((Reading(box, text, conf), 1.0))
+    both_ways = iter(readings[len(owners) :])
+    for job, work in enumerate(jobs):
+        for box in work.turned:
+            text, conf = max(next(both_ways), next(both_ways), key=lambda reading: reading[1])
+            if conf >= DIRECT_MIN_CONFIDENCE:
+                out[job].append((Reading(_ink_box(box, work.grey.shape), text, conf, turned=True), 1.0))
     return out
 
 
@@ -292,12 +312,14 @@ def scan_frames(
         kept = [r for r in ref_readings if unchanged(changed, r.box)]
         work = _unread(plan_frame(frame, settings, min_contrast, within=changed), index, known)
         # Reference lines whose pixels changed are read again on this frame, even if the stroke test saw nothing.
-        redo = [r.box for r in ref_readings if r not in kept]
+        redo = [r for r in ref_readings if r not in kept]
+        lines = [r.box for r in redo if not r.turned]
+        turned = [*work.turned, *(r.box for r in redo if r.turned and r.box not in work.turned)]
         if settings.detector == "craft":
-            areas = [CandidateArea(with_context(b, frame.shape), upscale_for(b[3] - b[1])) for b in redo]
-            work = FrameWork(frame, [*work.areas, *areas], work.lines)
+            areas = [CandidateArea(with_context(b, frame.shape), upscale_for(b[3] - b[1])) for b in lines]
+            work = FrameWork(frame, [*work.areas, *areas], work.lines, turned)
         else:
-            work = FrameWork(frame, work.areas, [*work.lines, *(b for b in redo if b not in work.lines)])
+            work = FrameWork(frame, work.areas, [*work.lines, *(b for b in lines if b not in work.lines)], turned)
         per_frame[index] = kept
         jobs.append(work)
     # The other frames depend only on the reference, so their areas are read together in one batched pass.
@@ -313,7 +335,8 @@ def _unread(work: FrameWork, index: int, known: Sequence[TextRegion]) -> FrameWo
         return work
     lines = [b for b in work.lines if union_cover(b, boxes) < _EXPLAINED]
     areas = [a for a in work.areas if union_cover(a.box, boxes) < _EXPLAINED]
-    return FrameWork(work.grey, areas, lines)
+    turned = [b for b in work.turned if union_cover(b, boxes) < _EXPLAINED]
+    return FrameWork(work.grey, areas, lines, turned)
 
 
 def _same_text(a: str, b: str) -> bool:

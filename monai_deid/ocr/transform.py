@@ -279,11 +279,13 @@ def _area_work(grey: np.ndarray, boxes: Sequence[Box], settings: EngineSettings,
     # One stroke test per area: over all at once it would search their bounding box (the whole frame, for the top
     # and bottom header bands).
     lines: list[Box] = []
+    turned: list[Box] = []
     areas: list[CandidateArea] = []
     for x0, y0, x1, y1 in (grown(b, grey.shape, margin) for b in boxes):
         mask = np.zeros(grey.shape, dtype=np.uint8)
         mask[y0:y1, x0:x1] = 1
         plan = plan_frame(grey, settings, within=mask)
         lines += [line for line in plan.lines if line not in lines]
+        turned += [line for line in plan.turned if line not in turned]
         areas += plan.areas
-    return FrameWork(grey, areas, lines)
+    return FrameWork(grey, areas, lines, turned)
