@@ -128,16 +128,22 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
     direct = _read_direct(jobs, settings)
     sure = [[(r, scale) for r, scale in mine if r.confidence >= DIRECT_MIN_CONFIDENCE] for mine in direct]
     sure_boxes = [[r.box for r, _ in mine] for mine in sure]
-    detector_jobs = []
+    check_jobs = []
     for work, readings, known in zip(jobs, direct, sure_boxes, strict=True):
         checks = [
             doubt_area(r.box, work.grey.shape)
             for r, _ in readings
             if doubtful(r.text, r.confidence) and union_cover(r.box, known) < _EXPLAINED
         ]
-        detector_jobs.append(FrameWork(work.grey, [*work.areas, *checks]))
-    detected = _read_detected(detector_jobs, settings, sure_boxes)
-    return [_drop_repeats(_drop_coarse_duplicates(k + more)) for k, more in zip(sure, detected, strict=True)]
+        check_jobs.append(FrameWork(work.grey, checks))
+    # The checks and the large-text areas are packed onto separate detector canvases: what the detector sees of a
+    # doubtful line must not depend on an unrelated area elsewhere in the frame.
+    detected = _read_detected(check_jobs, settings, sure_boxes)
+    large = _read_detected([FrameWork(work.grey, work.areas) for work in jobs], settings, sure_boxes)
+    return [
+        _drop_repeats(_drop_coarse_duplicates(k + more + big))
+        for k, more, big in zip(sure, detected, large, strict=True)
+    ]
 
 
 def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[tuple[Reading, float]]]:
