@@ -3,11 +3,12 @@
 A stroke component that looks like text (two or more characters of one size side by side, at most a few lines tall)
 already gives the line's box: it is cropped and handed to the recogniser directly, which costs a small fraction of a
 CRAFT pass over the same pixels. Stacked lines are split where the component's row profile is empty; a component
-that cannot be split is read whole. Letter-spaced text, whose characters the stroke test finds one by one, is a
-line of three or more single characters of one size side by side. Components found at several contrast levels are
-read once. Text taller than
+that cannot be split is read whole. Components found at several contrast levels are read once. Text taller than
 ``DIRECT_MAX_HEIGHT`` goes to the detector instead, shrunk to the character size CRAFT reads best (a scan sector or
 a large logo is cheap there and would be a poor recogniser input).
+
+The stroke test finds the characters of letter-spaced text, and of text turned a quarter turn, one by one: three or
+more single characters of one size side by side make a line, and stacked in a column, a turned line.
 
 Whether a directly read component is text at all is the recogniser's confidence to say: the scan sends readings
 below ``DIRECT_MIN_CONFIDENCE`` (but not so low that they are of noise) with two or more letters or digits

@@ -119,8 +119,9 @@ def plan_frame(
 
 
 def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[Reading]]:
-    """Read several frames at once: one batched recogniser pass over the direct lines, then one batched detector and
-    recogniser pass over the detector areas and the direct readings too doubtful to keep without the detector.
+    """Read several frames at once: one batched recogniser pass over the direct and turned lines, then batched
+    detector and recogniser passes over the direct readings too doubtful to keep without the detector, and over the
+    detector areas.
 
     Returns:
         per frame, the lines read, boxes in frame pixels.
@@ -164,7 +165,7 @@ def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[li
     # No contrast-stretched second reading: a doubtful direct reading goes to the detector instead.
     readings = recognize_crops(crops, settings, retry=False)
     out: list[list[tuple[Reading, float]]] = [[] for _ in jobs]
-    for (job, box), (text, conf) in zip(owners, readings, strict=False):
+    for (job, box), (text, conf) in zip(owners, readings[: len(owners)], strict=True):
         out[job].append((Reading(box, text, conf), 1.0))
     both_ways = iter(readings[len(owners) :])
     for job, work in enumerate(jobs):

@@ -85,7 +85,7 @@ def _joined_evidence(
         separator = " " if raw else ""
         owners += [None] * len(separator) + [i] * len(regions[i].text)
         raw += separator + regions[i].text
-    # a letter-spaced word cut into pieces ("0 0 4" "1 2 3") is read whole
+    # a letter-spaced word cut into pieces ("J O" "H N") is read whole
     joined, kept = closed_up_kept(raw)
     owner = [owners[k] for k in kept]
     patterns = find_patterns(joined) + (cues[0].find(joined, cues[1].explain(joined).terms) if cues else [])
