@@ -36,7 +36,7 @@ from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, c
 from monai_deid.phi.allowlist import load_placeholders
 from monai_deid.phi.line_terms import pieces_of_line_terms
 from monai_deid.phi.policy import DOUBT_REASON
-from monai_deid.phi.text_norm import tokenize
+from monai_deid.phi.text_norm import closed_up, tokenize
 from monai_deid.profile import ProfileOptions, action_map
 from monai_deid.regions import TextRegion
 
@@ -245,10 +245,10 @@ class VerifyDeidentified(Transform):
         term_pieces = set(pieces_of_line_terms(readings, self._allowlist))
         found: set[str] = set()
         for i, reading in enumerate(readings):
-            matches = [m for m in matcher.find(reading.text) if i not in term_pieces or not m.vocabulary_only]
+            text = closed_up(reading.text)  # "J O H N" is read as the word, as ClassifyPHI reads it
+            matches = [m for m in matcher.find(text) if i not in term_pieces or not m.vocabulary_only]
             found |= {f"pixels:header:{m.keyword}" for m in matches}
-            found |= {f"pixels:pattern:{p.category}" for p in find_patterns(reading.text)
-                      if p.category in _LEAK_PATTERNS}  # fmt: skip
+            found |= {f"pixels:pattern:{p.category}" for p in find_patterns(text) if p.category in _LEAK_PATTERNS}
         return sorted(found)
 
     def __call__(

@@ -143,6 +143,15 @@ def test_letter_spaced_phi_is_found_and_redacted(letter_spaced: tuple[Path, np.n
     assert (written[ink] != 255).all()  # every pixel of the letters is redacted
 
 
+def test_letter_spaced_phi_left_in_the_pixels_is_caught_by_the_verifier(
+    letter_spaced: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    path, _ = letter_spaced
+    pipeline = build_pipeline(tmp_path / "out", scrub=SECRET, classify={**NO_NER, "policy": "none"})
+    record = process_file(path, pipeline, quarantine_dir=tmp_path / "quarantine")
+    assert record.status == Status.QUARANTINED and "pixels:header:PatientName" in record.reason
+
+
 def test_phi_turned_a_quarter_turn_is_found_and_redacted(tmp_path: Path) -> None:
     rng = np.random.default_rng(8)
     frame = np.zeros((320, 240), np.uint8)
