@@ -62,17 +62,20 @@ _SPACED_HEIGHT_TOLERANCE = 0.3
 _SPACED_OVERLAP = 0.7
 
 
-def line_boxes(components: Sequence[StrokeComponent], shape: tuple[int, int]) -> tuple[list[Box], list[CandidateArea]]:
-    """The text lines to read directly, and the areas of large text the detector reads.
+def line_boxes(
+    components: Sequence[StrokeComponent], shape: tuple[int, int]
+) -> tuple[list[Box], list[CandidateArea], list[Box]]:
+    """The text lines to read directly, the areas of large text the detector reads, and the turned lines.
 
     Args:
         components: the stroke components of one frame (:func:`monai_deid.ocr.candidates.stroke_components`).
         shape: ``(rows, columns)`` of the frame.
 
     Returns:
-        ``(lines, areas)``: line boxes (ink extent, end-exclusive; stacked lines split where they can be, read whole
-        where not) and padded detector areas for text taller than ``DIRECT_MAX_HEIGHT``. Components that do not look
-        like text are in neither.
+        ``(lines, areas, turned)``: line boxes (ink extent, end-exclusive; stacked lines split where they can be, read
+        whole where not; letter-spaced lines too), padded detector areas for text taller than ``DIRECT_MAX_HEIGHT``,
+        and the boxes of lines turned a quarter turn (:func:`turned_lines`). Components that do not look like text
+        are in none of them.
     """
     lines: list[Box] = []
     areas: list[CandidateArea] = []
@@ -84,8 +87,9 @@ def line_boxes(components: Sequence[StrokeComponent], shape: tuple[int, int]) ->
             areas.append(_large_text_area(comp, shape))
         else:
             lines.extend(_split_rows(comp) or [comp.box])
-    lines.extend(_letter_spaced_lines(components))
-    return _distinct(lines), areas
+    chars = _single_characters(components)
+    lines.extend(_letter_spaced_lines(chars))
+    return _distinct(lines), areas, _turned_columns(chars)
 
 
 def large_text_areas(shrunk: Sequence[StrokeComponent], shape: tuple[int, int]) -> list[CandidateArea]:
@@ -106,12 +110,13 @@ def _large_text_area(comp: StrokeComponent, shape: tuple[int, int]) -> Candidate
     return CandidateArea(grown(comp.box, shape, max(8, comp.char_height // 2)), scale)
 
 
-def _letter_spaced_lines(components: Sequence[StrokeComponent]) -> list[Box]:
+def _letter_spaced_lines(chars: list[Box]) -> list[Box]:
     """Lines of letter-spaced text (``"D  O  E"``): its characters stand farther apart than the stroke test joins, so
     each is a component of one character, which alone does not look like text. Three or more of one size side by
     side on one line are one. Over 193 frames (the benchmark corpus, pydicom's and pydicom-data's files), 12 had
-    such a line, 2 of them text; each other one costs the recogniser one more crop."""
-    return _chained(_single_characters(components))
+    such a line, 2 of them text; each other one costs the recogniser one more crop. ``chars``: the frame's single
+    characters (:func:`_single_characters`)."""
+    return _chained(chars)
 
 
 def turned_lines(components: Sequence[StrokeComponent]) -> list[Box]:
@@ -122,8 +127,12 @@ def turned_lines(components: Sequence[StrokeComponent]) -> list[Box]:
     colour bars of one test image in 40 encodings; none of them was read surely, so none was kept (see
     ``scan._read_direct``). Turned characters that touch other strokes (anatomy within the join's reach) are not
     found."""
-    columns = _chained([transposed(box) for box in _single_characters(components)])
-    return [transposed(box) for box in columns]
+    return _turned_columns(_single_characters(components))
+
+
+def _turned_columns(chars: list[Box]) -> list[Box]:
+    """:func:`turned_lines` of the frame's single characters ``chars``."""
+    return [transposed(box) for box in _chained([transposed(box) for box in chars])]
 
 
 def _single_characters(components: Sequence[StrokeComponent]) -> list[Box]:

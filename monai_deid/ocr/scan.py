@@ -110,12 +110,12 @@ def plan_frame(
     components = stroke_components(grey, min_contrast, within)
     if settings.detector == "craft":
         return FrameWork(grey, candidate_areas(components, grey.shape), turned=turned_lines(components))
-    lines, areas = line_boxes(components, grey.shape)
+    lines, areas, turned = line_boxes(components, grey.shape)
     # Annotations too large for the full-size search exist only on frames of more than 8 x 40 rows.
     if tallest_annotation(grey.shape[0]) > DIRECT_MAX_HEIGHT:
         shrunk = shrunk_stroke_components(grey, _LARGE_TEXT_SHRINK, min_contrast, within)
         areas += large_text_areas(shrunk, grey.shape)
-    return FrameWork(grey, merge_areas(areas), lines, turned_lines(components))
+    return FrameWork(grey, merge_areas(areas), lines, turned)
 
 
 def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[Reading]]:
