@@ -3,8 +3,10 @@
 Before scrubbing, :class:`CapturePHIInventoryd` keeps the file's own PHI values and UIDs (in memory only). After
 scrubbing, the verifier re-walks the whole header (every depth, file meta, binary values) for any of them. In the
 pixels, a redacted box holding one value per channel holds no text; any other redacted box is re-read with OCR on
-every distinct frame, and the header bands, where scanners burn patient details, are re-read on every frame whose
-bands differ (all frames in one batched pass of the networks). A file that fails raises :class:`VerificationError`
+every distinct frame, and the header bands, where scanners burn patient details, are re-read on the frames where
+a redacted box lies next to them (all frames in one batched pass of the networks). The text that detection read and
+the classifier kept, on pixels that redaction left alone, is checked again by the verifier's own matcher. A file that
+fails raises :class:`VerificationError`
 and is quarantined; one that passes gets ``meta["deid_verified"] = True``.
 """
 
@@ -30,7 +32,7 @@ from pydicom.uid import UID_dictionary
 from monai_deid.errors import VerificationError
 from monai_deid.io import LoadDicomWithMeta
 from monai_deid.ocr import DetectBurnedInText, read_text_in_frame_areas
-from monai_deid.ocr.boxes import union_cover
+from monai_deid.ocr.boxes import boxes_overlap, union_cover
 from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
 from monai_deid.phi.allowlist import load_placeholders
@@ -188,6 +190,11 @@ class VerifyDeidentified(Transform):
         check_uids: look for original UIDs in the header (off when Retain UIDs is on).
         detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"`` (see ``DetectBurnedInText``).
         half: 16-bit float networks where the hardware computes them natively (see ``DetectBurnedInText``).
+        bands: which frames' header bands are read again: ``"redacted"`` (default), those where a redacted box lies
+            within a line's height of a band (letters a box missed lie next to it); on the others, redaction left
+            the bands as detection read them, the same reader would read the same text again, and detection's own
+            readings are checked instead. ``"all"``: every distinct frame's bands, for a second reading with another
+            ``detector`` than detection's.
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -200,8 +207,12 @@ class VerifyDeidentified(Transform):
         check_uids: bool = True,
         detector: str = "auto",
         half: bool = True,
+        bands: str = "redacted",
     ) -> None:
+        if bands not in ("redacted", "all"):
+            raise ValueError(f"bands must be 'redacted' or 'all', not {bands!r}")
         self.device = device
+        self.bands = bands
         self.detector = detector
         self.half = half
         self.band_fraction = band_fraction
@@ -217,28 +228,48 @@ class VerifyDeidentified(Transform):
     def pixel_leaks(
         self, image: torch.Tensor, header: Dataset, regions: list[TextRegion], inventory: PhiInventory
     ) -> list[str]:
-        """Reason codes for PHI read back from the redacted areas and the header bands of the image.
+        """Reason codes for PHI read back from the redacted areas and the header bands of the image, or left in the
+        text that detection read and the classifier kept.
 
         A redacted box that holds one value per channel on a frame holds no text there (RedactPixels fills boxes
         that way); any other redacted box is read again, whatever the stroke test says.
         """
         pixels = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-        rows, columns = pixels.shape[2:]
-        band = max(1, int(rows * self.band_fraction))
+        redacted = [r for r in regions if r.is_phi is not False]
         areas: dict[int, list[tuple[int, int, int, int]]] = {}
-        for region in regions:
-            if region.is_phi is not False:
-                for frame in _distinct_crops(pixels, region):
-                    if not _uniform(pixels[:, frame], region.box):
-                        areas.setdefault(frame, []).append(region.box)
+        for region in redacted:
+            for frame in _distinct_crops(pixels, region):
+                if not _uniform(pixels[:, frame], region.box):
+                    areas.setdefault(frame, []).append(region.box)
         read = {"header": header, "device": self.device, "margin": 2, "half": self.half}
         readings = read_text_in_frame_areas(image, areas, detector="craft", **read)
-        bands = [(0, 0, columns, band), (0, rows - band, columns, rows)]
-        band_rows = pixels[:, :, [*range(band), *range(rows - band, rows)]]
-        band_areas = {f: bands for f in distinct_frames(np.moveaxis(band_rows, 1, 0))}
-        readings += read_text_in_frame_areas(image, band_areas, detector=self.detector, **read)
+        readings += read_text_in_frame_areas(image, self._band_areas(pixels, redacted), detector=self.detector, **read)
+        kept = [r for r in regions if r.is_phi is False]  # checked as detection read them
+        return sorted(self._leaks(readings, inventory) | self._leaks(kept, inventory))
+
+    def _band_areas(self, pixels: np.ndarray, redacted: list[TextRegion]) -> dict[int, list[tuple[int, int, int, int]]]:
+        """The header bands to read again, on one frame of each group of frames whose bands are identical: with
+        ``bands="redacted"``, only the bands next to a redacted box on a frame of the group."""
+        rows, columns = pixels.shape[2:]
+        height = max(1, int(rows * self.band_fraction))
+        bands = [(0, 0, columns, height), (0, rows - height, columns, rows)]
+        band_rows = pixels[:, :, [*range(height), *range(rows - height, rows)]]
+        groups = distinct_frames(np.moveaxis(band_rows, 1, 0))
+        if self.bands == "all":
+            return {first: bands for first in groups}
+        areas = {}
+        for first, members in groups.items():
+            boxes = [r.box for r in redacted if not set(r.frames).isdisjoint(members)]
+            # within a line's height of a band: letters that a box missed lie next to it
+            near = [band for band in bands if any(_near(box, band) for box in boxes)]
+            if near:
+                areas[first] = near
+        return areas
+
+    def _leaks(self, readings: list[TextRegion], inventory: PhiInventory) -> set[str]:
+        """Reason codes for the header values and identifying patterns in ``readings`` (the text of one image)."""
         if not readings:
-            return []
+            return set()
         matcher = self._matcher(inventory)
         # As in ClassifyPHI: in a piece of a multi-word clinical term split over a line ("Gen" "OB"), a header value
         # made only of vocabulary words (a patient named "OB") is the term, not the value.
@@ -249,7 +280,7 @@ class VerifyDeidentified(Transform):
             matches = [m for m in matcher.find(text) if i not in term_pieces or not m.vocabulary_only]
             found |= {f"pixels:header:{m.keyword}" for m in matches}
             found |= {f"pixels:pattern:{p.category}" for p in find_patterns(text) if p.category in _LEAK_PATTERNS}
-        return sorted(found)
+        return found
 
     def __call__(
         self, image: torch.Tensor, header: Dataset, regions: list[TextRegion] | None, inventory: PhiInventory
@@ -263,6 +294,11 @@ class VerifyDeidentified(Transform):
             leaks += self.pixel_leaks(image, header, regions, inventory)
         if leaks:
             raise VerificationError(None, "identifying content left after de-identification: " + ", ".join(leaks))
+
+
+def _near(box: tuple[int, int, int, int], band: tuple[int, int, int, int]) -> bool:
+    """Whether ``box`` lies within its own height of ``band``."""
+    return boxes_overlap(box, band, gap=box[3] - box[1])
 
 
 def _uniform(frame: np.ndarray, box: tuple[int, int, int, int]) -> bool:
@@ -307,6 +343,7 @@ class VerifyDeidentifiedd(MapTransform):
         check_uids: look for original UIDs in the header.
         detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"``.
         half: 16-bit float networks where the hardware computes them natively.
+        bands: which frames' header bands are read again: ``"redacted"`` or ``"all"`` (see VerifyDeidentified).
         allow_missing_keys: don't raise if a key is missing.
     """
 
@@ -321,10 +358,11 @@ class VerifyDeidentifiedd(MapTransform):
         check_uids: bool = True,
         detector: str = "auto",
         half: bool = True,
+        bands: str = "redacted",
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.verifier = VerifyDeidentified(device, band_fraction, retained_keywords, check_uids, detector, half)
+        self.verifier = VerifyDeidentified(device, band_fraction, retained_keywords, check_uids, detector, half, bands)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)

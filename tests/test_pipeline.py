@@ -134,6 +134,22 @@ def test_phi_shown_by_its_colour_alone_is_redacted_and_checked_by_the_verifier(
     assert "pixels:header:PatientName" in record.reason or "pixels:header:PatientID" in record.reason
 
 
+def test_kept_phi_away_from_the_header_bands_is_caught_by_the_verifier(tmp_path: Path) -> None:
+    # The name sits mid-image, far from the bands the verifier reads again: detection's own reading of it is what
+    # the verifier checks when the classifier was told to keep all text.
+    rng = np.random.default_rng(9)
+    frame = np.zeros((240, 320), np.uint8)
+    frame[60:200, 150:310] = rng.integers(30, 90, (140, 160))
+    frame = render_text(frame, [(4, 110, PATIENT.name.replace("^", ", "))], size=15)
+    ds = make_dataset(PATIENT, UltrasoundImageStorage, np.repeat(frame[None, ..., None], 3, axis=3), "RGB", 9, 1)
+    ds.Modality = "US"
+    path = tmp_path / "mid.dcm"
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+    pipeline = build_pipeline(tmp_path / "out", scrub=SECRET, classify={**NO_NER, "policy": "none"})
+    record = process_file(path, pipeline, quarantine_dir=tmp_path / "quarantine")
+    assert record.status == Status.QUARANTINED and "pixels:header:PatientName" in record.reason
+
+
 def test_letter_spaced_phi_is_found_and_redacted(letter_spaced: tuple[Path, np.ndarray], tmp_path: Path) -> None:
     path, ink = letter_spaced
     record = process_file(path, build_pipeline(tmp_path / "out", scrub=SECRET, classify=NO_NER))

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+import torch
 from datafiles import pydicom_data_file, pydicom_test_file
 
 from monai_deid.audit import Status
@@ -14,10 +15,12 @@ from monai_deid.errors import VerificationError
 from monai_deid.io import LoadDicomWithMetad
 from monai_deid.pipeline import build_pipeline
 from monai_deid.profile import ScrubMetadata
+from monai_deid.regions import TextRegion
 from monai_deid.runner import process_file
 from monai_deid.samples import render_text
 from monai_deid.verify import (
     CapturePHIInventoryd,
+    VerifyDeidentified,
     VerifyDeidentifiedd,
     capture_inventory,
     check_output_file,
@@ -104,3 +107,17 @@ def test_unexplained_text_in_an_output_is_still_reported(real_ultrasound_output:
     ds.PixelData = frame.tobytes()
     ds.save_as(tmp_path / "with_text.dcm")
     assert "pixels:policy:doubt" in check_output_file(tmp_path / "with_text.dcm")
+
+
+def test_the_bands_are_read_again_where_redaction_touched_them_or_on_request(tmp_path: Path) -> None:
+    header = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
+    header.PatientName = "Quist^Ada"
+    inventory = capture_inventory(header)
+    frame = render_text(np.zeros((256, 320), np.uint8), [(6, 4, "QUIST, ADA")], size=15)
+    image = torch.from_numpy(frame.copy())[None, None]
+    # Detection read nothing (a miss): on pixels redaction left alone, only a request reads the bands again.
+    assert VerifyDeidentified(bands="redacted").pixel_leaks(image, header, [], inventory) == []
+    assert VerifyDeidentified(bands="all").pixel_leaks(image, header, [], inventory) == ["pixels:header:PatientName"]
+    # A box redacted next to the band (the name's box cut short): the band is read again and the name found.
+    short = TextRegion((0,), (6, 30, 60, 44), "", 0.9, is_phi=True, reason="pattern:date")
+    assert "pixels:header:PatientName" in VerifyDeidentified().pixel_leaks(image, header, [short], inventory)
