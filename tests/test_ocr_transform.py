@@ -218,6 +218,22 @@ def test_bold_text_between_the_two_searches_is_read(detector):
     assert is_found(regions, rendered, 0), [r.text for r in regions]
 
 
+@pytest.mark.parametrize("hounsfield", [-1500, -778])
+def test_text_the_window_hides_on_the_padding_is_read(detector, hounsfield):
+    # A real CT under its 40/100 window: a line drawn at a value below the window, on the padding outside the field
+    # of view (-2000), renders black on black; a viewer shows it as soon as the window changes.
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("693_UNCR.dcm"))
+    pixels = image[0, 0].numpy()
+    ink, (rendered,) = draw_strings(np.zeros(pixels.shape, np.float32), ["DOE JOHN"], "sans", 14, 1.0, origin=(8, 8))
+    stored = (hounsfield - float(header.RescaleIntercept)) / float(header.RescaleSlope)
+    frame = np.where(ink > 0.5, stored, pixels).astype(pixels.dtype)
+    assert (ocr_view_frames(torch.as_tensor(frame)[None, None], header)[0][ink > 0.5] == 0).all()
+
+    regions = detector(torch.as_tensor(frame)[None, None], header)
+
+    assert is_found(regions, rendered, 0), [r.text for r in regions]
+
+
 @pytest.mark.parametrize("turns", [1, 3])
 def test_text_turned_a_quarter_turn_is_read(detector, turns):
     # An image stored on its side: the burned-in line runs bottom to top (1 turn) or top to bottom (3 turns).

@@ -151,6 +151,9 @@ class DetectBurnedInText(Transform):
             # Text as bright as its background, shown by its colour alone; what the grey view read is not read again.
             only = _colour_only(views, self.min_contrast)
             regions += scan_frames(only, self.settings, self.min_contrast, known=regions)
+        if views.hidden is not None:
+            # Text on padding in values the window hides, with the rest of its line: read what the grey view did not.
+            regions += scan_frames(views.hidden, self.settings, self.min_contrast, known=regions)
         return regions
 
 

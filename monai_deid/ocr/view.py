@@ -4,7 +4,9 @@ The stored pixels are never changed; the view is a throw-away rendering in which
 human reader would see on a viewer: MONOCHROME1 inverted, deep or signed data windowed, palette indices mapped through
 the header's lookup table, colour reduced to luminance. Colour images get a second view, their colourfulness (HSV
 chroma: the largest minus the smallest of R, G and B): text whose colour is as bright as its background (green on mid
-grey) has no luminance contrast, but a viewer shows it plainly.
+grey) has no luminance contrast, but a viewer shows it plainly. Windowed frames whose flat padding, outside the window,
+holds glyph-sized marks in other values outside the window get a third view of those rows, stretched over the values
+the window hides: text that the window renders as black on black, and a viewer shows as soon as the window changes.
 """
 
 from __future__ import annotations
@@ -16,12 +18,19 @@ import numpy as np
 import pydicom
 from pydicom.pixels import apply_color_lut
 
+from monai_deid.ocr.candidates import tallest_annotation
+
 __all__ = ["OcrView", "build_ocr_view"]
 
 # Robust window for deep data without a header window: a little clipping at both ends keeps text that sits at an
 # extreme value (the usual way scanners burn it in) at full contrast against the rest of the frame.
 _LOW_PERCENTILE = 0.5
 _HIGH_PERCENTILE = 99.5
+# Padding: a value outside the window on at least this share of a frame (the outside of a CT's field of view).
+_MIN_PADDING_SHARE = 0.01
+# A glyph on the padding: at least this many pixels (smaller marks are noise) and this many rows.
+_MIN_GLYPH_AREA = 20
+_MIN_GLYPH_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -31,10 +40,13 @@ class OcrView:
     Args:
         frames: ``(F, H, W)`` uint8 array, C-contiguous, in stored-image pixel coordinates.
         colour: ``(F, H, W)`` uint8 chroma of a colour image (0 where a pixel is grey), or ``None`` for a grey one.
+        hidden: ``(F, H, W)`` uint8 rows of windowed frames where glyphs lie on padding in values the window hides,
+            stretched over those values (0 elsewhere), or ``None`` when no frame has any.
     """
 
     frames: np.ndarray
     colour: np.ndarray | None = None
+    hidden: np.ndarray | None = None
 
 
 def build_ocr_view(
@@ -57,16 +69,20 @@ def build_ocr_view(
     if pixels.ndim != 4:
         raise ValueError(f"expected (C, F, H, W) pixels, got {pixels.ndim} dimensions")
     photometric = photometric.upper()
-    colour = None
+    colour = hidden = None
     if photometric == "PALETTE COLOR":
         grey, colour = _palette_views(pixels[0], header)
     elif pixels.shape[0] >= 3:
         grey, colour = _colour_to_grey(pixels[:3], photometric), _chroma(pixels[:3], photometric, bits_stored)
+    elif pixels[0].dtype == np.uint8 and (bits_stored is None or bits_stored == 8):
+        grey = pixels[0]
     else:
-        grey = _window_to_grey(pixels[0], header, bits_stored)
+        low, high = _window(pixels[0], header)
+        grey = _stretch(pixels[0].astype(np.float32), low, high)
+        hidden = _hidden_text(pixels[0], low, high)
     if photometric == "MONOCHROME1":
         grey = 255 - grey
-    return OcrView(np.ascontiguousarray(grey), None if colour is None else np.ascontiguousarray(colour))
+    return OcrView(np.ascontiguousarray(grey), None if colour is None else np.ascontiguousarray(colour), hidden)
 
 
 def _palette_views(indices: np.ndarray, header: pydicom.Dataset | None) -> tuple[np.ndarray, np.ndarray]:
@@ -140,17 +156,56 @@ def _rgb_luma(channels: np.ndarray) -> np.ndarray:
     return luma
 
 
-def _window_to_grey(mono: np.ndarray, header: pydicom.Dataset | None, bits_stored: int | None) -> np.ndarray:
-    if mono.dtype == np.uint8 and (bits_stored is None or bits_stored == 8):
-        return mono
+def _window(mono: np.ndarray, header: pydicom.Dataset | None) -> tuple[float, float]:
+    """The lowest and highest stored values the grey view shows: the header's window, else robust percentiles."""
     window = _header_window(header)
     if window is None:
         # Percentiles over all frames so that identical overlay pixels render identically on every frame.
         low, high = np.percentile(mono, [_LOW_PERCENTILE, _HIGH_PERCENTILE])
-    else:
-        centre, width = window
-        low, high = centre - width / 2.0, centre + width / 2.0
-    return _stretch(mono.astype(np.float32), float(low), float(high))
+        return float(low), float(high)
+    centre, width = window
+    return centre - width / 2.0, centre + width / 2.0
+
+
+def _hidden_text(mono: np.ndarray, low: float, high: float) -> np.ndarray | None:
+    """The view of the text that the window ``[low, high]`` hides on the padding of ``(F, H, W)`` stored frames.
+
+    Padding is the frame's lowest (highest) value, below (above) the window, on at least 1% of the frame. Marks of
+    glyph size that do not touch the image, in other values beyond the window, are text the grey view renders like
+    the padding. Their rows, grown by half their height, are stretched over the hidden values, from the padding to
+    the window's edge, so that the rest of their line, on the air beside the padding, reads too.
+    """
+    hidden = None
+    for index, frame in enumerate(mono):
+        for padding, edge, below in ((frame.min(), low, True), (frame.max(), high, False)):
+            if not ((padding < edge) if below else (padding > edge)):
+                continue
+            rows = _glyph_rows(frame, padding, edge)
+            if rows.any():
+                hidden = np.zeros(mono.shape, np.uint8) if hidden is None else hidden
+                hidden[index, rows] = _stretch(frame[rows].astype(np.float32), *sorted((float(padding), edge)))
+    return hidden
+
+
+def _glyph_rows(frame: np.ndarray, padding: float, edge: float) -> np.ndarray:
+    """The rows of ``frame`` around the glyph-sized marks on its ``padding`` in values beyond the window's ``edge``
+    (on the padding's side of it)."""
+    rows = np.zeros(frame.shape[0], bool)
+    pad = frame == padding
+    if pad.sum() < _MIN_PADDING_SHARE * pad.size:
+        return rows
+    _, labels, stats, _ = cv2.connectedComponentsWithStats((~pad).view(np.uint8), connectivity=8)
+    left, top, width, height, area = stats.T
+    glyph = (area >= _MIN_GLYPH_AREA) & (height >= _MIN_GLYPH_ROWS) & (height <= tallest_annotation(frame.shape[0]))
+    glyph &= width < frame.shape[1] // 2
+    glyph[0] = False  # the padding itself
+    for label in np.flatnonzero(glyph):
+        box = (slice(top[label], top[label] + height[label]), slice(left[label], left[label] + width[label]))
+        values = frame[box][labels[box] == label]
+        if ((values < edge) if padding < edge else (values > edge)).mean() > 0.5:
+            grow = height[label] // 2
+            rows[max(0, top[label] - grow) : top[label] + height[label] + grow] = True
+    return rows
 
 
 def _header_window(header: pydicom.Dataset | None) -> tuple[float, float] | None:
