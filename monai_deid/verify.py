@@ -6,8 +6,7 @@ pixels, a redacted box holding one value per channel holds no text; any other re
 every distinct frame, and the header bands, where scanners burn patient details, are re-read on the frames where
 a redacted box lies next to them (all frames in one batched pass of the networks). The text that detection read and
 the classifier kept, on pixels that redaction left alone, is checked again by the verifier's own matcher. A file that
-fails raises :class:`VerificationError`
-and is quarantined; one that passes gets ``meta["deid_verified"] = True``.
+fails raises :class:`VerificationError` and is quarantined; one that passes gets ``meta["deid_verified"] = True``.
 """
 
 from __future__ import annotations
@@ -249,7 +248,8 @@ class VerifyDeidentified(Transform):
 
     def _band_areas(self, pixels: np.ndarray, redacted: list[TextRegion]) -> dict[int, list[tuple[int, int, int, int]]]:
         """The header bands to read again, on one frame of each group of frames whose bands are identical: with
-        ``bands="redacted"``, only the bands next to a redacted box on a frame of the group."""
+        ``bands="redacted"``, only the bands next to a redacted box on a frame of the group (a region without frames
+        is on every frame)."""
         rows, columns = pixels.shape[2:]
         height = max(1, int(rows * self.band_fraction))
         bands = [(0, 0, columns, height), (0, rows - height, columns, rows)]
@@ -259,7 +259,7 @@ class VerifyDeidentified(Transform):
             return {first: bands for first in groups}
         areas = {}
         for first, members in groups.items():
-            boxes = [r.box for r in redacted if not set(r.frames).isdisjoint(members)]
+            boxes = [r.box for r in redacted if not r.frames or not set(r.frames).isdisjoint(members)]
             # within a line's height of a band: letters that a box missed lie next to it
             near = [band for band in bands if any(_near(box, band) for box in boxes)]
             if near:
