@@ -121,3 +121,17 @@ def test_the_bands_are_read_again_where_redaction_touched_them_or_on_request(tmp
     # A box redacted next to the band (the name's box cut short): the band is read again and the name found.
     short = TextRegion((0,), (6, 30, 60, 44), "", 0.9, is_phi=True, reason="pattern:date")
     assert "pixels:header:PatientName" in VerifyDeidentified().pixel_leaks(image, header, [short], inventory)
+
+
+def test_the_bands_are_read_in_the_view_of_text_the_window_hides() -> None:
+    # A name on a real CT's padding at -778 HU, below its 40/100 window, as RedactPixels would leave it if detection
+    # had missed it: black on black in the windowed view, read in the view of what the window hides.
+    header = pydicom.dcmread(pydicom_data_file("693_UNCR.dcm"))
+    header.PatientName = "Quist^Ada"
+    inventory = capture_inventory(header)
+    pixels = header.pixel_array
+    ink = render_text(np.zeros(pixels.shape, np.uint8), [(8, 8, "QUIST ADA")], size=14) > 127
+    hidden = round((-778 - float(header.RescaleIntercept)) / float(header.RescaleSlope))
+    image = torch.from_numpy(np.where(ink, hidden, pixels).astype(pixels.dtype))[None, None]
+    leaks = VerifyDeidentified(bands="all").pixel_leaks(image, header, [], inventory)
+    assert leaks == ["pixels:header:PatientName"]
