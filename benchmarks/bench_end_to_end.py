@@ -47,7 +47,7 @@ from benchmarks.planted_phi import (
     summarize,
 )
 
-__all__ = ["RunTiming", "main", "run_monai_cli"]
+__all__ = ["RunTiming", "machine_description", "main", "run_monai_cli"]
 
 #: The corpus is synthetic; a fixed secret keeps runs comparable when MONAI_DEID_SECRET is not set.
 BENCH_SECRET = "monai-deid-benchmark-secret"
@@ -276,7 +276,7 @@ def _phi_table(summaries: dict[str, dict]) -> list[str]:
     return lines
 
 
-def _machine() -> str:
+def machine_description() -> str:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -413,7 +413,7 @@ def main() -> None:
     summaries = _score(workdir, runs)
     context = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": _machine(),
+        "machine": machine_description(),
         "load_before": load_before,
         "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "git": _git_head(),

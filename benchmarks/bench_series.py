@@ -23,15 +23,15 @@ import numpy as np
 import pydicom
 from pydicom.uid import generate_uid
 
-from benchmarks.bench_end_to_end import RunTiming, _machine, run_monai_cli
-from benchmarks.corpus import _pydicom_data
+from benchmarks.bench_end_to_end import RunTiming, machine_description, run_monai_cli
+from benchmarks.corpus import pydicom_data_folder
 
 
 def build_series(folder: Path, slices: int, seed: int = 11) -> None:
     """Write ``slices`` CT slices (and two warm-up slices) under ``folder``, one series, no text."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    source = pydicom.dcmread(_pydicom_data() / "693_UNCR.dcm")
+    source = pydicom.dcmread(pydicom_data_folder() / "693_UNCR.dcm")
     pixels = source.pixel_array
     padding = pixels.min()
     body = pixels != padding
@@ -68,7 +68,7 @@ def main() -> None:
     full = run_monai_cli(series, args.workdir / "out_full", 1, args.workdir / "full.log")
     header = run_monai_cli(series, args.workdir / "out_header", 1, args.workdir / "header.log", header_only=True)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"Date: {now}  \nMachine: {_machine()}  \nSlices: {args.slices} (512 x 512 CT, one worker)\n")
+    print(f"Date: {now}  \nMachine: {machine_description()}  \nSlices: {args.slices} (512 x 512 CT, one worker)\n")
     print("| run | files written | wall s | ms per file |")
     print("| --- | --- | --- | --- |")
     for timing in (full, header):

@@ -43,7 +43,7 @@ from pydicom.uid import (
 
 from monai_deid.samples import SamplePatient, make_dataset
 
-__all__ = ["CORPUS_SETS", "PlantedText", "build_corpus", "is_warmup", "load_answer_key"]
+__all__ = ["CORPUS_SETS", "PlantedText", "build_corpus", "is_warmup", "load_answer_key", "pydicom_data_folder"]
 
 PYDICOM_TESTS = Path(pydicom.data.__file__).parent / "test_files"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -133,7 +133,7 @@ class _Canvas:
         self.planted.append(PlantedText(text, box, [0], phi, kind, in_header))
 
 
-def _pydicom_data() -> Path:
+def pydicom_data_folder() -> Path:
     """pydicom-data's folder of real files (imported here: scripts that write their own files run without it)."""
     import data_store
 
@@ -151,7 +151,7 @@ def _slash_date(da: str) -> str:
 
 def _us1_rgb() -> np.ndarray:
     """US1_UNCR's RGB pixels with its own text bands blanked, so only planted text is in them."""
-    pixels = pydicom.dcmread(_pydicom_data() / "US1_UNCR.dcm").pixel_array.copy()
+    pixels = pydicom.dcmread(pydicom_data_folder() / "US1_UNCR.dcm").pixel_array.copy()
     pixels[:105] = 0
     pixels[440:, 380:] = 0
     return pixels
@@ -159,7 +159,7 @@ def _us1_rgb() -> np.ndarray:
 
 def _ob_grey() -> np.ndarray:
     """OBXXXX1A's palette pixels as 8-bit grey, with its top band cleared to a flat band colour."""
-    ds = pydicom.dcmread(_pydicom_data() / "OBXXXX1A.dcm")
+    ds = pydicom.dcmread(pydicom_data_folder() / "OBXXXX1A.dcm")
     rgb = apply_color_lut(ds.pixel_array, ds).astype(np.float32) / 257.0
     grey = (rgb @ np.array([0.299, 0.587, 0.114], np.float32)).round().clip(0, 255).astype(np.uint8)
     grey[:60] = 45
@@ -318,18 +318,18 @@ def build_corpus(root: str | Path) -> dict:
     for name, items in _generated_us(corpus / "us_single").items():
         planted[f"us_single/{name}"] = items
     for name in REAL_US:
-        shutil.copyfile(_pydicom_data() / name, corpus / "us_single" / f"real_{name}")
+        shutil.copyfile(pydicom_data_folder() / name, corpus / "us_single" / f"real_{name}")
     for name, items in _cine(corpus / "cine").items():
         planted[f"cine/{name}"] = items
     for index in range(NOTEXT_COPIES):
         for name in ("CT_small.dcm", "MR_small.dcm"):
             stem = name.split("_")[0].lower()
             _copy_with_uid(PYDICOM_TESTS / name, corpus / "notext" / f"{stem}_small_{index}.dcm", f"{name}/{index}")
-    shutil.copyfile(_pydicom_data() / "693_UNCR.dcm", corpus / "notext" / "ct_693_512.dcm")
-    shutil.copyfile(_pydicom_data() / "MR2_UNCR.dcm", corpus / "notext" / "mr2_1024.dcm")
+    shutil.copyfile(pydicom_data_folder() / "693_UNCR.dcm", corpus / "notext" / "ct_693_512.dcm")
+    shutil.copyfile(pydicom_data_folder() / "MR2_UNCR.dcm", corpus / "notext" / "mr2_1024.dcm")
     for name in REAL_COMPRESSED:
         (corpus / "compressed").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_pydicom_data() / name, corpus / "compressed" / name)
+        shutil.copyfile(pydicom_data_folder() / name, corpus / "compressed" / name)
     warmup = corpus / "us_single" / "gen_speckle_0.dcm"
     for name in CORPUS_SETS:
         # Two workers each load their models on a warm-up file; the sets run with one worker need one.

@@ -109,7 +109,7 @@ def test_unexplained_text_in_an_output_is_still_reported(real_ultrasound_output:
     assert "pixels:policy:doubt" in check_output_file(tmp_path / "with_text.dcm")
 
 
-def test_the_bands_are_read_again_where_redaction_touched_them_or_on_request(tmp_path: Path) -> None:
+def test_the_bands_are_read_again_where_redaction_touched_them_or_on_request() -> None:
     header = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
     header.PatientName = "Quist^Ada"
     inventory = capture_inventory(header)
