@@ -150,21 +150,25 @@ def test_kept_phi_away_from_the_header_bands_is_caught_by_the_verifier(tmp_path:
     assert record.status == Status.QUARANTINED and "pixels:header:PatientName" in record.reason
 
 
-def test_phi_the_window_hides_is_redacted(tmp_path: Path) -> None:
-    # The name at -778 HU on a real CT's padding (-2000), both below its 40/100 window: black on black in the view
-    # of the header's window, plain in a lung window.
+@pytest.mark.parametrize("origin", [(8, 8), (20, 20)], ids=["on_the_padding", "onto_the_air"])
+def test_phi_the_window_hides_is_redacted(origin: tuple[int, int], tmp_path: Path) -> None:
+    # The name and birth date at -778 HU on a real CT's padding (-2000), both below its 40/100 window: black on black
+    # in the view of the header's window, plain in a lung window. From (20, 20) the line runs on from the padding onto
+    # the air of the field of view, where the detector confirms only part of it.
     ds = pydicom.dcmread(pydicom_data_file("693_UNCR.dcm"))
-    ds.PatientName = PATIENT.name
+    ds.PatientName, ds.PatientBirthDate = PATIENT.name, PATIENT.birth_date
     pixels = ds.pixel_array
-    ink = render_text(np.zeros(pixels.shape, np.uint8), [(8, 8, PATIENT.name.replace("^", " "))], size=14) > 127
+    born = PATIENT.birth_date
+    line = f"{PATIENT.name.replace('^', ' ')} {born[6:]}/{born[4:6]}/{born[:4]}"
+    ink = render_text(np.zeros(pixels.shape, np.uint8), [(*origin, line)], size=14) > 127
     hidden = round((-778 - float(ds.RescaleIntercept)) / float(ds.RescaleSlope))
     ds.PixelData = np.where(ink, hidden, pixels).astype(pixels.dtype).tobytes()
     path = tmp_path / "ct.dcm"
     ds.save_as(path)
     record = process_file(path, build_pipeline(tmp_path / "out", scrub=SECRET, classify=NO_NER))
     assert record.status == Status.OK, record.reason
-    assert "header:PatientName" in {r["reason"] for r in record.details["text_regions"]}
-    assert (pydicom.dcmread(record.output).pixel_array[ink] != hidden).all()  # every pixel of the name is redacted
+    assert {r["reason"] for r in record.details["text_regions"]} & {"header:PatientName", "header:PatientBirthDate"}
+    assert (pydicom.dcmread(record.output).pixel_array[ink] != hidden).all()  # every pixel of the line is redacted
 
 
 def test_letter_spaced_phi_is_found_and_redacted(letter_spaced: tuple[Path, np.ndarray], tmp_path: Path) -> None:

@@ -57,6 +57,8 @@ _LARGE_TEXT_SHRINK = 4
 _EXPLAINED = 0.8
 # A detector line cut by its area's edge and this much inside lines read surely is a piece of those lines.
 _PIECE_OF_KNOWN = 0.5
+# Share of a doubtful line the detector must confirm as text for the rest of the line to be text too.
+_CONFIRMED = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -129,22 +131,56 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
     direct = _read_direct(jobs, settings)
     sure = [[(r, scale) for r, scale in mine if r.confidence >= DIRECT_MIN_CONFIDENCE] for mine in direct]
     sure_boxes = [[r.box for r, _ in mine] for mine in sure]
-    check_jobs = []
-    for work, readings, known in zip(jobs, direct, sure_boxes, strict=True):
-        checks = [
-            doubt_area(r.box, work.grey.shape)
-            for r, _ in readings
-            if doubtful(r.text, r.confidence) and union_cover(r.box, known) < _EXPLAINED
-        ]
-        check_jobs.append(FrameWork(work.grey, checks))
+    doubts = [
+        [r for r, _ in readings if doubtful(r.text, r.confidence) and union_cover(r.box, known) < _EXPLAINED]
+        for readings, known in zip(direct, sure_boxes, strict=True)
+    ]
+    check_jobs = [
+        FrameWork(work.grey, [doubt_area(r.box, work.grey.shape) for r in mine])
+        for work, mine in zip(jobs, doubts, strict=True)
+    ]
     # The checks and the large-text areas are packed onto separate detector canvases: what the detector sees of a
     # doubtful line must not depend on an unrelated area elsewhere in the frame.
     detected = _read_detected(check_jobs, settings, sure_boxes)
     large = _read_detected([FrameWork(work.grey, work.areas) for work in jobs], settings, sure_boxes)
     return [
-        _drop_repeats(_drop_coarse_duplicates(k + more + big))
-        for k, more, big in zip(sure, detected, large, strict=True)
+        _drop_repeats(_drop_coarse_duplicates(k + more + _unconfirmed_rests(mine, more) + big))
+        for k, mine, more, big in zip(sure, doubts, detected, large, strict=True)
     ]
+
+
+def _unconfirmed_rests(
+    doubts: Sequence[Reading], checked: Sequence[tuple[Reading, float]]
+) -> list[tuple[Reading, float]]:
+    """The parts of doubtful lines that the detector confirmed as text only in part, kept with the direct reading.
+
+    The detector reads a line where it sees text; where it confirms a third of a doubtful line or more, the rest of
+    that line's strokes are text of the same line (the tail of a date on a background the detector reads poorly), and
+    dropping them would leave them unredacted. A rest at least a character height wide is kept as a reading of its
+    own, with the doubtful line's text and confidence. A line the detector finds no text on at all is dropped, as
+    before: that is the check that keeps anatomy unredacted.
+    """
+    rests = []
+    for doubt in doubts:
+        x0, y0, x1, y1 = doubt.box
+        height = y1 - y0
+        covered = np.zeros(x1 - x0, bool)
+        for reading, _ in checked:
+            bx0, by0, bx1, by1 = reading.box
+            if min(y1, by1) - max(y0, by0) >= height / 2:
+                covered[max(0, bx0 - x0) : max(0, min(x1, bx1) - x0)] = True
+        if covered.mean() < _CONFIRMED:
+            continue
+        for start, end in _runs(~covered):
+            if end - start >= height:
+                rests.append((Reading((x0 + start, y0, x0 + end, y1), doubt.text, doubt.confidence), 1.0))
+    return rests
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, end)`` of each run of True in a 1-D bool array."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], mask, [False])).astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[tuple[Reading, float]]]:
