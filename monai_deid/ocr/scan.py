@@ -123,7 +123,7 @@ def plan_frame(
 def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[Reading]]:
     """Read several frames at once: one batched recogniser pass over the direct and turned lines, then batched
     detector and recogniser passes over the direct readings too doubtful to keep without the detector, and over the
-    detector areas.
+    detector areas. A doubtful line that the detector confirms in part keeps its unconfirmed rest.
 
     Returns:
         per frame, the lines read, boxes in frame pixels.
@@ -157,8 +157,8 @@ def _unconfirmed_rests(
     The detector reads a line where it sees text; where it confirms a third of a doubtful line or more, the rest of
     that line's strokes are text of the same line (the tail of a date on a background the detector reads poorly), and
     dropping them would leave them unredacted. A rest at least a character height wide is kept as a reading of its
-    own, with the doubtful line's text and confidence. A line the detector finds no text on at all is dropped, as
-    before: that is the check that keeps anatomy unredacted.
+    own, with the doubtful line's text and confidence. A line the detector finds no text on at all is dropped: that
+    check keeps anatomy unredacted.
     """
     rests = []
     for doubt in doubts:
