@@ -244,7 +244,10 @@ class VerifyDeidentified(Transform):
         readings = read_text_in_frame_areas(image, areas, detector="craft", **read)
         readings += read_text_in_frame_areas(image, self._band_areas(pixels, redacted), detector=self.detector, **read)
         kept = [r for r in regions if r.is_phi is False]  # checked as detection read them
-        return sorted(self._leaks(readings, inventory) | self._leaks(kept, inventory))
+        if not readings and not kept:
+            return []
+        matcher = self._matcher(inventory)
+        return sorted(self._leaks(readings, matcher) | self._leaks(kept, matcher))
 
     def _band_areas(self, pixels: np.ndarray, redacted: list[TextRegion]) -> dict[int, list[tuple[int, int, int, int]]]:
         """The header bands to read again, on one frame of each group of frames whose bands are identical: with
@@ -253,6 +256,8 @@ class VerifyDeidentified(Transform):
         rows, columns = pixels.shape[2:]
         height = max(1, int(rows * self.band_fraction))
         bands = [(0, 0, columns, height), (0, rows - height, columns, rows)]
+        if self.bands == "redacted" and not redacted:
+            return {}
         band_rows = pixels[:, :, [*range(height), *range(rows - height, rows)]]
         groups = distinct_frames(np.moveaxis(band_rows, 1, 0))
         if self.bands == "all":
@@ -266,11 +271,8 @@ class VerifyDeidentified(Transform):
                 areas[first] = near
         return areas
 
-    def _leaks(self, readings: list[TextRegion], inventory: PhiInventory) -> set[str]:
+    def _leaks(self, readings: list[TextRegion], matcher: HeaderMatcher) -> set[str]:
         """Reason codes for the header values and identifying patterns in ``readings`` (the text of one image)."""
-        if not readings:
-            return set()
-        matcher = self._matcher(inventory)
         # As in ClassifyPHI: in a piece of a multi-word clinical term split over a line ("Gen" "OB"), a header value
         # made only of vocabulary words (a patient named "OB") is the term, not the value.
         term_pieces = set(pieces_of_line_terms(readings, self._allowlist))
