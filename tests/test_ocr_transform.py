@@ -16,7 +16,7 @@ import pydicom
 import pytest
 import torch
 from monai.transforms import Compose
-from pydicom.pixels import convert_color_space
+from pydicom.pixels import apply_color_lut, convert_color_space
 
 from monai_deid.io import LoadDicomWithMeta, LoadDicomWithMetad
 from monai_deid.ocr import (
@@ -41,6 +41,7 @@ from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.ocr.engine import cpu_has_native_bfloat16, cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful, line_boxes
 from monai_deid.ocr.scan import scan_frames
+from monai_deid.ocr.view import build_ocr_view
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file
 from tests.ocr_dicom import FORMATS, write_dicom
@@ -326,8 +327,6 @@ def test_areas_of_several_frames_are_read_in_one_pass_each_on_its_frame(tmp_path
 @pytest.mark.parametrize("name", ["OBXXXX1A.dcm", "gdcm-US-ALOKA-16.dcm"])
 def test_palette_view_is_the_luminance_of_each_pixels_colour(name):
     # The view maps each index through a grey table built once; it must equal the colour image's luminance.
-    from pydicom.pixels import apply_color_lut
-
     image, header, _ = LoadDicomWithMeta()(pydicom_data_file(name))
     rgb = apply_color_lut(image.numpy()[0], header)[..., :3].astype(np.float64)
     top = 255.0 if rgb.max() <= 255 else 65535.0
@@ -337,6 +336,35 @@ def test_palette_view_is_the_luminance_of_each_pixels_colour(name):
 
     assert view.shape == image.shape[1:] and view.dtype == np.uint8
     assert np.abs(view.astype(np.float64) - luminance).max() <= 0.51
+
+
+def test_palette_view_follows_the_palette_of_each_file(tmp_path):
+    # Views of palettes are kept by their lookup tables: a file with other tables and the same indices is seen anew.
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("OBXXXX1A.dcm"))
+    first = ocr_view_frames(image, header)
+    header.RedPaletteColorLookupTableData, header.BluePaletteColorLookupTableData = (
+        header.BluePaletteColorLookupTableData,
+        header.RedPaletteColorLookupTableData,
+    )
+    header.GreenPaletteColorLookupTableData = bytes(len(header.GreenPaletteColorLookupTableData))
+
+    second = ocr_view_frames(image, header)
+
+    rgb = apply_color_lut(image.numpy()[0], header)[..., :3].astype(np.float64)
+    top = 255.0 if rgb.max() <= 255 else 65535.0
+    assert not rgb[..., 1].any() and not np.array_equal(first, second)
+    assert np.abs(second - (rgb[..., 0] * 0.299 + rgb[..., 2] * 0.114) * (255.0 / top)).max() <= 0.51
+
+
+def test_colour_view_of_ybr_frames_is_the_chroma_of_their_rgb_colours():
+    image, header, _ = LoadDicomWithMeta()(pydicom_data_file("color3d_jpeg_baseline.dcm"))
+    frames = image[:, :3]
+    rgb = convert_color_space(np.moveaxis(frames.numpy(), 0, -1), "YBR_FULL", "RGB").astype(np.int16)
+
+    colour = build_ocr_view(frames.numpy(), "YBR_FULL", header).colour
+
+    assert colour is not None and colour.shape == frames.shape[1:]
+    assert np.abs(colour - (rgb.max(axis=-1) - rgb.min(axis=-1))).max() <= 1
 
 
 def _crc32_collision() -> tuple[np.ndarray, np.ndarray]:
