@@ -392,7 +392,7 @@ def _encode_changed(
     frames = _native_frames(image)
     sub_sampled = photometric == "YBR_FULL" and source_photometric == "YBR_FULL_422" and frames.dtype == np.uint8
     if sub_sampled and not _allows_ybr_full(str(ds.get("SOPClassUID", ""))):
-        frames, photometric = convert_color_space(frames, "YBR_FULL", "RGB"), "RGB"
+        frames, photometric = _ybr_full_to_rgb(frames), "RGB"
     _set_native_pixels(ds, frames, photometric)
     if source_syntax in _NATIVE_SYNTAXES:
         ds.file_meta.TransferSyntaxUID = source_syntax
@@ -411,6 +411,15 @@ def _encode_changed(
     if source_syntax in _LOSSY_SYNTAXES:
         # the pixels went through a lossy codec once: the history must say so even though we write them natively
         ds.LossyImageCompression = "01"
+
+
+def _ybr_full_to_rgb(frames: np.ndarray) -> np.ndarray:
+    """pydicom's YBR_FULL to RGB conversion of ``(F, H, W, 3)`` frames, one frame at a time: the same values, in
+    half the time of one call over a long cine (each frame's float temporaries stay in the cache)."""
+    rgb = np.empty_like(frames)
+    for frame, out in zip(frames, rgb, strict=True):
+        out[...] = convert_color_space(frame, "YBR_FULL", "RGB")
+    return rgb
 
 
 def _restore_encoded(ds: Dataset, encoded: EncodedPixels) -> None:

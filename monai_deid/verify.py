@@ -4,7 +4,9 @@ Before scrubbing, :class:`CapturePHIInventoryd` keeps the file's own PHI values 
 scrubbing, the verifier re-walks the whole header (every depth, file meta, binary values) for any of them. In the
 pixels, a redacted box holding one value per channel holds no text; any other redacted box is re-read with OCR on
 every distinct frame, and the header bands, where scanners burn patient details, are re-read on the frames where
-a redacted box lies next to them (all frames in one batched pass of the networks). The text that detection read and
+a redacted box lies next to them, as detection reads a cine: in full on the first such frame, on the others where
+their pixels differ from it (frames whose bands change, like an ultrasound sector reaching into the top band, no
+longer cost a full read each). The text that detection read and
 the classifier kept, on pixels that redaction left alone, is checked again by the verifier's own matcher. A file that
 fails raises :class:`VerificationError` and is quarantined; one that passes gets ``meta["deid_verified"] = True``.
 """
@@ -30,7 +32,7 @@ from pydicom.uid import UID_dictionary
 
 from monai_deid.errors import VerificationError
 from monai_deid.io import LoadDicomWithMeta
-from monai_deid.ocr import DetectBurnedInText, read_text_in_frame_areas
+from monai_deid.ocr import DetectBurnedInText, read_text_in_bands, read_text_in_frame_areas
 from monai_deid.ocr.boxes import boxes_overlap, union_cover
 from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.phi import Allowlist, ClassifyPHI, HeaderMatcher, HeaderValue, collect_header_values, find_patterns
@@ -61,6 +63,8 @@ _RETAIN_SAFE_PRIVATE = "113111"
 _BINARY_VRS = {"OB", "OW", "UN", "OD", "OF", "OL", "OV"}
 #: Share of a doubtful box that the detector's second reading, none of it PHI, must cover to clear the doubt.
 _SECOND_OPINION_COVER = 0.8
+#: Context pixels read around each redacted box and header band.
+_MARGIN = 2
 
 
 @dataclass(frozen=True)
@@ -190,10 +194,11 @@ class VerifyDeidentified(Transform):
         detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"`` (see ``DetectBurnedInText``).
         half: 16-bit float networks where the hardware computes them natively (see ``DetectBurnedInText``).
         bands: which frames' header bands are read again: ``"redacted"`` (default), those where a redacted box lies
-            within a line's height of a band (letters a box missed lie next to it); on the others, redaction left
-            the bands as detection read them, the same reader would read the same text again, and detection's own
-            readings are checked instead. ``"all"``: every distinct frame's bands, for a second reading with another
-            ``detector`` than detection's.
+            within a line's height of a band (letters a box missed lie next to it), in full on the first of them and
+            on the others where they differ from it; on the other frames, redaction left the bands as detection read
+            them, the same reader would read the same text again, and detection's own readings are checked instead.
+            ``"all"``: every distinct frame's bands in full, for a second reading with another ``detector`` than
+            detection's.
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -240,36 +245,45 @@ class VerifyDeidentified(Transform):
             for frame in _distinct_crops(pixels, region):
                 if not _uniform(pixels[:, frame], region.box):
                     areas.setdefault(frame, []).append(region.box)
-        read = {"header": header, "device": self.device, "margin": 2, "half": self.half}
-        readings = read_text_in_frame_areas(image, areas, detector="craft", **read)
-        readings += read_text_in_frame_areas(image, self._band_areas(pixels, redacted), detector=self.detector, **read)
+        read = {"header": header, "device": self.device, "half": self.half}
+        readings = read_text_in_frame_areas(image, areas, detector="craft", margin=_MARGIN, **read)
+        if self.bands == "all":
+            readings += read_text_in_frame_areas(
+                image, self._band_areas(pixels), detector=self.detector, margin=_MARGIN, **read
+            )
+        else:
+            readings += read_text_in_bands(image, self._bands_near(pixels, redacted), detector=self.detector, **read)
         kept = [r for r in regions if r.is_phi is False]  # checked as detection read them
         if not readings and not kept:
             return []
         matcher = self._matcher(inventory)
         return sorted(self._leaks(readings, matcher) | self._leaks(kept, matcher))
 
-    def _band_areas(self, pixels: np.ndarray, redacted: list[TextRegion]) -> dict[int, list[tuple[int, int, int, int]]]:
-        """The header bands to read again, on one frame of each group of frames whose bands are identical: with
-        ``bands="redacted"``, only the bands next to a redacted box on a frame of the group (a region without frames
-        is on every frame)."""
-        rows, columns = pixels.shape[2:]
+    def _band_rows(self, rows: int) -> list[tuple[int, int]]:
+        """The top and bottom header bands, ``(y0, y1)`` end-exclusive, of frames of ``rows`` rows."""
         height = max(1, int(rows * self.band_fraction))
-        bands = [(0, 0, columns, height), (0, rows - height, columns, rows)]
-        if self.bands == "redacted" and not redacted:
-            return {}
-        band_rows = pixels[:, :, [*range(height), *range(rows - height, rows)]]
-        groups = distinct_frames(np.moveaxis(band_rows, 1, 0))
-        if self.bands == "all":
-            return {first: bands for first in groups}
-        areas = {}
-        for first, members in groups.items():
-            boxes = [r.box for r in redacted if not r.frames or not set(r.frames).isdisjoint(members)]
-            # within a line's height of a band: letters that a box missed lie next to it
-            near = [band for band in bands if any(_near(box, band) for box in boxes)]
-            if near:
-                areas[first] = near
-        return areas
+        return [(0, height), (rows - height, rows)]
+
+    def _band_areas(self, pixels: np.ndarray) -> dict[int, list[tuple[int, int, int, int]]]:
+        """Both header bands of one frame of each group of frames whose bands are identical (``bands="all"``)."""
+        rows, columns = pixels.shape[2:]
+        bands = self._band_rows(rows)
+        band_rows = pixels[:, :, [r for y0, y1 in bands for r in range(y0, y1)]]
+        return {
+            first: [(0, y0, columns, y1) for y0, y1 in bands] for first in distinct_frames(np.moveaxis(band_rows, 1, 0))
+        }
+
+    def _bands_near(self, pixels: np.ndarray, redacted: list[TextRegion]) -> dict[tuple[int, int], list[int]]:
+        """Each header band, with the context margin, and the frames where a redacted box lies within a line's height
+        of it (a region without frames is on every frame)."""
+        rows, columns = pixels.shape[2:]
+        near: dict[tuple[int, int], list[int]] = {}
+        for y0, y1 in self._band_rows(rows):
+            boxes = [r for r in redacted if _near(r.box, (0, y0, columns, y1))]
+            frames = sorted({f for r in boxes for f in (r.frames or range(pixels.shape[1]))})
+            if frames:
+                near[(max(0, y0 - _MARGIN), min(rows, y1 + _MARGIN))] = frames
+        return near
 
     def _leaks(self, readings: list[TextRegion], matcher: HeaderMatcher) -> set[str]:
         """Reason codes for the header values and identifying patterns in ``readings`` (the text of one image)."""

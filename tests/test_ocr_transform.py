@@ -26,6 +26,7 @@ from monai_deid.ocr import (
     engine,
     ocr_view_frames,
     read_text_in_areas,
+    read_text_in_bands,
     read_text_in_frame_areas,
 )
 from monai_deid.ocr.boxes import iou
@@ -322,6 +323,21 @@ def test_areas_of_several_frames_are_read_in_one_pass_each_on_its_frame(tmp_path
     assert is_found(regions, rendered_first[0], 0) and is_found(regions, rendered_second[0], 1)
     assert all(len(r.frames) == 1 for r in regions)
     assert not is_found([r for r in regions if r.frames == (1,)], rendered_first[0], 1)
+
+
+def test_a_band_the_frames_share_is_read_once_and_a_changed_band_where_it_changed(tmp_path):
+    only_name, _ = _render(9, ["SMITH, JOHN"], "sans", 13, True)
+    both, rendered = _render(9, ["SMITH, JOHN", "MRN 5512093"], "sans", 13, True)
+    frames = np.stack([only_name, only_name, both, only_name])
+    image, header, _ = LoadDicomWithMeta()(write_dicom(tmp_path / "four.dcm", frames, FORMATS[2]))
+    band = (0, frames.shape[1])
+
+    regions = read_text_in_bands(image, {band: [0, 1, 2, 3]}, header)
+
+    name = [r for r in regions if text_similarity(r.text, "SMITH, JOHN") >= 0.7]
+    assert is_found(regions, rendered[0], 0) and is_found(regions, rendered[1], 2)
+    assert len(name) == 1 and name[0].frames == (0, 1, 2, 3)  # read on the first frame, the same pixels on the others
+    assert not is_found([r for r in regions if 2 not in r.frames], rendered[1], 0)
 
 
 @pytest.mark.parametrize("name", ["OBXXXX1A.dcm", "gdcm-US-ALOKA-16.dcm"])

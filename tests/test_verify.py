@@ -135,3 +135,28 @@ def test_the_bands_are_read_in_the_view_of_text_the_window_hides() -> None:
     image = torch.from_numpy(np.where(ink, hidden, pixels).astype(pixels.dtype))[None, None]
     leaks = VerifyDeidentified(bands="all").pixel_leaks(image, header, [], inventory)
     assert leaks == ["pixels:header:PatientName"]
+
+
+def _cine_with_a_moving_band(name_on: int | None) -> torch.Tensor:
+    """Five frames whose top band changes on every frame (a bright mark moves across it, as an ultrasound sector's
+    apex does), a label on all of them, and the name ``QUIST, ADA`` on frame ``name_on`` only."""
+    frames = []
+    for index in range(5):
+        frame = render_text(np.zeros((256, 320), np.uint8), [(200, 200, "GEN 2D")], size=14).copy()
+        frame[12:24, 150 + 12 * index : 160 + 12 * index] = 255
+        if index == name_on:
+            frame = render_text(frame, [(6, 4, "QUIST, ADA")], size=15).copy()
+        frames.append(frame)
+    return torch.from_numpy(np.stack(frames))[None]
+
+
+@pytest.mark.parametrize("name_on", [3, None])
+def test_the_bands_of_a_cine_are_read_on_every_frame_where_they_changed(name_on: int | None) -> None:
+    header = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
+    header.PatientName = "Quist^Ada"
+    inventory = capture_inventory(header)
+    box_on_every_frame = TextRegion((), (250, 4, 300, 20), "", 0.9, is_phi=True, reason="pattern:date")
+
+    leaks = VerifyDeidentified().pixel_leaks(_cine_with_a_moving_band(name_on), header, [box_on_every_frame], inventory)
+
+    assert leaks == ([] if name_on is None else ["pixels:header:PatientName"])

@@ -6,6 +6,7 @@ from monai_deid.ocr.transform import (
     DetectBurnedInTextd,
     ocr_view_frames,
     read_text_in_areas,
+    read_text_in_bands,
     read_text_in_frame_areas,
 )
 from monai_deid.ocr.view import build_ocr_view
@@ -18,5 +19,6 @@ __all__ = [
     "get_reader",
     "ocr_view_frames",
     "read_text_in_areas",
+    "read_text_in_bands",
     "read_text_in_frame_areas",
 ]

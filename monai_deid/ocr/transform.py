@@ -26,6 +26,7 @@ __all__ = [
     "DetectBurnedInTextd",
     "ocr_view_frames",
     "read_text_in_areas",
+    "read_text_in_bands",
     "read_text_in_frame_areas",
 ]
 
@@ -59,6 +60,8 @@ def ocr_view_frames(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | 
 
 # The stroke test's default smallest contrast (``plan_frame``), for the area readers.
 _MIN_CONTRAST = 16
+# Rows read on either side of a band: the reach of the stroke test's kernel, as an area read has.
+_BAND_CONTEXT = 16
 
 
 def _views(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None) -> OcrView:
@@ -87,6 +90,18 @@ def _colour_only(views: OcrView, min_contrast: int) -> np.ndarray:
             keep &= ~stroke_pixels(views.frames[index], min_contrast)
             only[index][keep] = colour[keep]
     return only
+
+
+def _scan_views(views: OcrView, settings: EngineSettings, min_contrast: int) -> list[TextRegion]:
+    """The text on every frame of ``views``: the grey view, then what only the colour view and the hidden view show."""
+    regions = scan_frames(views.frames, settings, min_contrast)
+    if _has_strokes(views.colour, min_contrast):
+        # Text as bright as its background, shown by its colour alone; what the grey view read is not read again.
+        regions += scan_frames(_colour_only(views, min_contrast), settings, min_contrast, known=regions)
+    if views.hidden is not None:
+        # Text on padding in values the window hides, with the rest of its line: read what the grey view did not.
+        regions += scan_frames(views.hidden, settings, min_contrast, known=regions)
+    return regions
 
 
 class DetectBurnedInText(Transform):
@@ -145,16 +160,7 @@ class DetectBurnedInText(Transform):
             one region per distinct text and place, with every frame it is on, boxes in stored-image pixels.
         """
         clear_reading_cache()  # readings are reused within one image only (see engine)
-        views = _views(image, header)
-        regions = scan_frames(views.frames, self.settings, self.min_contrast)
-        if _has_strokes(views.colour, self.min_contrast):
-            # Text as bright as its background, shown by its colour alone; what the grey view read is not read again.
-            only = _colour_only(views, self.min_contrast)
-            regions += scan_frames(only, self.settings, self.min_contrast, known=regions)
-        if views.hidden is not None:
-            # Text on padding in values the window hides, with the rest of its line: read what the grey view did not.
-            regions += scan_frames(views.hidden, self.settings, self.min_contrast, known=regions)
-        return regions
+        return _scan_views(_views(image, header), self.settings, self.min_contrast)
 
 
 class DetectBurnedInTextd(MapTransform):
@@ -277,6 +283,61 @@ def read_text_in_frame_areas(
         for frame, readings in zip(frames, read_frames(jobs, settings) if jobs else [], strict=True)
         for r in readings
     ]
+
+
+def read_text_in_bands(
+    image: torch.Tensor | np.ndarray,
+    bands: Mapping[tuple[int, int], Sequence[int]],
+    header: pydicom.Dataset | None = None,
+    device: str = "cpu",
+    detector: str = "auto",
+    half: bool = True,
+) -> list[TextRegion]:
+    """OCR bands of whole rows (the header bands) on some frames, as :class:`DetectBurnedInText` reads frames: a band
+    is read in full on its first frame, and on each other frame only where its pixels differ from the first's (a
+    band that is the same on every frame is read once).
+
+    Args:
+        image: ``(C, F, H, W)`` stored pixel values.
+        bands: for each band ``(y0, y1)`` of rows, end-exclusive, the frames to read it on.
+        header: the DICOM header (needed for PALETTE COLOR).
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        detector: ``"auto"``, ``"lines"`` or ``"craft"`` (see :class:`DetectBurnedInText`).
+        half: 16-bit float networks where the hardware computes them natively (see :class:`DetectBurnedInText`).
+
+    Returns:
+        the text lines found in the bands, each listing the frames it was read on, boxes in stored-image pixels.
+    """
+    settings = EngineSettings(device=device, half=half, detector=detector)
+    needed = sorted({frame for frames in bands.values() for frame in frames})
+    if not needed:
+        return []
+    pixels = _as_numpy(image)
+    if len(needed) < pixels.shape[1]:
+        pixels = pixels[:, needed]
+    views = build_ocr_view(pixels, _photometric(image, header), header, _bits_stored(image, header))
+    position = {frame: k for k, frame in enumerate(needed)}
+    rows = views.frames.shape[1]
+    regions: list[TextRegion] = []
+    for (y0, y1), frames in bands.items():
+        # The rows around the band too: a line that crosses its edge is read whole, as an area read reads it.
+        top, bottom = max(0, y0 - _BAND_CONTEXT), min(rows, y1 + _BAND_CONTEXT)
+        band = _band_view(views, [position[frame] for frame in frames], top, bottom)
+        for r in _scan_views(band, settings, _MIN_CONTRAST):
+            box = (r.box[0], r.box[1] + top, r.box[2], r.box[3] + top)
+            if box[1] < y1 and box[3] > y0:
+                regions.append(TextRegion(tuple(frames[k] for k in r.frames), box, r.text, r.confidence))
+    return regions
+
+
+def _band_view(views: OcrView, frames: list[int], y0: int, y1: int) -> OcrView:
+    """Rows ``y0:y1`` of the given frames of ``views``."""
+
+    def band(view: np.ndarray | None) -> np.ndarray | None:
+        return None if view is None else np.ascontiguousarray(view[frames, y0:y1])
+
+    hidden = band(views.hidden)
+    return OcrView(band(views.frames), band(views.colour), hidden if hidden is not None and hidden.any() else None)
 
 
 def _area_work(grey: np.ndarray, boxes: Sequence[Box], settings: EngineSettings, margin: int) -> FrameWork:
