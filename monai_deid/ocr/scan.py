@@ -330,6 +330,7 @@ def scan_frames(
     settings: EngineSettings,
     min_contrast: int = 16,
     known: Sequence[TextRegion] = (),
+    within: np.ndarray | None = None,
 ) -> list[TextRegion]:
     """Find the text on every frame of an OCR view.
 
@@ -338,6 +339,7 @@ def scan_frames(
         settings: engine settings.
         min_contrast: smallest stroke contrast (grey levels) the text-presence test treats as possible text.
         known: text already read on these frames (in another view of them): lines it explains are not read again.
+        within: optional ``(H, W)`` mask: only strokes touching its non-zero pixels are read (an area of every frame).
 
     Returns:
         one region per distinct text at one place, listing every frame it is on; boxes in frame pixels.
@@ -345,7 +347,7 @@ def scan_frames(
     groups = distinct_frames(frames)
     firsts = sorted(groups)
     reference = frames[firsts[0]]
-    ref_work = _unread(plan_frame(reference, settings, min_contrast), firsts[0], known)
+    ref_work = _unread(plan_frame(reference, settings, min_contrast, within), firsts[0], known)
     ref_readings = read_frames([ref_work], settings)[0]
     per_frame: dict[int, list[Reading]] = {firsts[0]: ref_readings}
     jobs: list[FrameWork] = []
@@ -353,7 +355,8 @@ def scan_frames(
         frame = frames[index]
         changed = changed_mask(frame, reference)
         kept = [r for r in ref_readings if unchanged(changed, r.box)]
-        work = _unread(plan_frame(frame, settings, min_contrast, within=changed), index, known)
+        search = changed if within is None else changed & (within != 0)
+        work = _unread(plan_frame(frame, settings, min_contrast, within=search), index, known)
         # Reference lines whose pixels changed are read again on this frame, even if the stroke test saw nothing.
         redo = [r for r in ref_readings if r not in kept]
         lines = [r.box for r in redo if not r.turned]

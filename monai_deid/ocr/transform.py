@@ -60,8 +60,6 @@ def ocr_view_frames(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | 
 
 # The stroke test's default smallest contrast (``plan_frame``), for the area readers.
 _MIN_CONTRAST = 16
-# Rows read on either side of a band: the reach of the stroke test's kernel, as an area read has.
-_BAND_CONTEXT = 16
 
 
 def _views(image: torch.Tensor | np.ndarray, header: pydicom.Dataset | None) -> OcrView:
@@ -92,15 +90,19 @@ def _colour_only(views: OcrView, min_contrast: int) -> np.ndarray:
     return only
 
 
-def _scan_views(views: OcrView, settings: EngineSettings, min_contrast: int) -> list[TextRegion]:
-    """The text on every frame of ``views``: the grey view, then what only the colour view and the hidden view show."""
-    regions = scan_frames(views.frames, settings, min_contrast)
+def _scan_views(
+    views: OcrView, settings: EngineSettings, min_contrast: int, within: np.ndarray | None = None
+) -> list[TextRegion]:
+    """The text on every frame of ``views`` (touching ``within``, see ``scan_frames``): the grey view, then what only
+    the colour view and the hidden view show."""
+    regions = scan_frames(views.frames, settings, min_contrast, within=within)
     if _has_strokes(views.colour, min_contrast):
         # Text as bright as its background, shown by its colour alone; what the grey view read is not read again.
-        regions += scan_frames(_colour_only(views, min_contrast), settings, min_contrast, known=regions)
+        only = _colour_only(views, min_contrast)
+        regions += scan_frames(only, settings, min_contrast, known=regions, within=within)
     if views.hidden is not None:
         # Text on padding in values the window hides, with the rest of its line: read what the grey view did not.
-        regions += scan_frames(views.hidden, settings, min_contrast, known=regions)
+        regions += scan_frames(views.hidden, settings, min_contrast, known=regions, within=within)
     return regions
 
 
@@ -317,27 +319,26 @@ def read_text_in_bands(
         pixels = pixels[:, needed]
     views = build_ocr_view(pixels, _photometric(image, header), header, _bits_stored(image, header))
     position = {frame: k for k, frame in enumerate(needed)}
-    rows = views.frames.shape[1]
     regions: list[TextRegion] = []
     for (y0, y1), frames in bands.items():
-        # The rows around the band too: a line that crosses its edge is read whole, as an area read reads it.
-        top, bottom = max(0, y0 - _BAND_CONTEXT), min(rows, y1 + _BAND_CONTEXT)
-        band = _band_view(views, [position[frame] for frame in frames], top, bottom)
-        for r in _scan_views(band, settings, _MIN_CONTRAST):
-            box = (r.box[0], r.box[1] + top, r.box[2], r.box[3] + top)
-            if box[1] < y1 and box[3] > y0:
-                regions.append(TextRegion(tuple(frames[k] for k in r.frames), box, r.text, r.confidence))
+        # The strokes that touch the band, as an area read takes them: a line that crosses its edge is read whole.
+        within = np.zeros(views.frames.shape[1:], np.uint8)
+        within[y0:y1] = 1
+        band = _frames_of(views, [position[frame] for frame in frames])
+        for r in _scan_views(band, settings, _MIN_CONTRAST, within):
+            regions.append(TextRegion(tuple(frames[k] for k in r.frames), r.box, r.text, r.confidence))
     return regions
 
 
-def _band_view(views: OcrView, frames: list[int], y0: int, y1: int) -> OcrView:
-    """Rows ``y0:y1`` of the given frames of ``views``."""
+def _frames_of(views: OcrView, frames: list[int]) -> OcrView:
+    """The given frames of ``views``."""
+    if frames == list(range(len(views.frames))):
+        return views
 
-    def band(view: np.ndarray | None) -> np.ndarray | None:
-        return None if view is None else np.ascontiguousarray(view[frames, y0:y1])
+    def some(view: np.ndarray | None) -> np.ndarray | None:
+        return None if view is None else np.ascontiguousarray(view[frames])
 
-    hidden = band(views.hidden)
-    return OcrView(band(views.frames), band(views.colour), hidden if hidden is not None and hidden.any() else None)
+    return OcrView(some(views.frames), some(views.colour), some(views.hidden))
 
 
 def _area_work(grey: np.ndarray, boxes: Sequence[Box], settings: EngineSettings, margin: int) -> FrameWork:
