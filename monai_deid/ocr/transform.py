@@ -90,16 +90,21 @@ def _colour_only(views: OcrView, min_contrast: int) -> np.ndarray:
     return only
 
 
+def _readable_views(views: OcrView, min_contrast: int) -> OcrView:
+    """``views`` with its colour view reduced to what only colour shows (:func:`_colour_only`), or to ``None``."""
+    only = _colour_only(views, min_contrast) if _has_strokes(views.colour, min_contrast) else None
+    return OcrView(views.frames, only, views.hidden)
+
+
 def _scan_views(
     views: OcrView, settings: EngineSettings, min_contrast: int, within: np.ndarray | None = None
 ) -> list[TextRegion]:
-    """The text on every frame of ``views`` (touching ``within``, see ``scan_frames``): the grey view, then what only
-    the colour view and the hidden view show."""
+    """The text on every frame of :func:`_readable_views` (touching ``within``, see ``scan_frames``): the grey view,
+    then what only the colour view and the hidden view show."""
     regions = scan_frames(views.frames, settings, min_contrast, within=within)
-    if _has_strokes(views.colour, min_contrast):
+    if views.colour is not None:
         # Text as bright as its background, shown by its colour alone; what the grey view read is not read again.
-        only = _colour_only(views, min_contrast)
-        regions += scan_frames(only, settings, min_contrast, known=regions, within=within)
+        regions += scan_frames(views.colour, settings, min_contrast, known=regions, within=within)
     if views.hidden is not None:
         # Text on padding in values the window hides, with the rest of its line: read what the grey view did not.
         regions += scan_frames(views.hidden, settings, min_contrast, known=regions, within=within)
@@ -162,7 +167,8 @@ class DetectBurnedInText(Transform):
             one region per distinct text and place, with every frame it is on, boxes in stored-image pixels.
         """
         clear_reading_cache()  # readings are reused within one image only (see engine)
-        return _scan_views(_views(image, header), self.settings, self.min_contrast)
+        views = _readable_views(_views(image, header), self.min_contrast)
+        return _scan_views(views, self.settings, self.min_contrast)
 
 
 class DetectBurnedInTextd(MapTransform):
@@ -317,7 +323,9 @@ def read_text_in_bands(
     pixels = _as_numpy(image)
     if len(needed) < pixels.shape[1]:
         pixels = pixels[:, needed]
-    views = build_ocr_view(pixels, _photometric(image, header), header, _bits_stored(image, header))
+    views = _readable_views(
+        build_ocr_view(pixels, _photometric(image, header), header, _bits_stored(image, header)), _MIN_CONTRAST
+    )
     position = {frame: k for k, frame in enumerate(needed)}
     regions: list[TextRegion] = []
     for (y0, y1), frames in bands.items():
