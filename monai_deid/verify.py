@@ -277,14 +277,18 @@ class VerifyDeidentified(Transform):
         """Each header band, with the context margin, and the frames where a redacted box lies within a line's height
         of it (a region without frames is on every frame): one frame of each group whose band pixels are identical."""
         rows, columns = pixels.shape[2:]
-        near: dict[tuple[int, int], list[int]] = {}
+        wanted: dict[tuple[int, int], set[int]] = {}
         for y0, y1 in self._band_rows(rows):
-            boxes = [r for r in redacted if _near(r.box, (0, y0, columns, y1))]
-            frames = sorted({f for r in boxes for f in (r.frames or range(pixels.shape[1]))})
+            frames = {
+                f for r in redacted if _near(r.box, (0, y0, columns, y1)) for f in r.frames or range(pixels.shape[1])
+            }
             if frames:
-                top, bottom = max(0, y0 - _MARGIN), min(rows, y1 + _MARGIN)
-                groups = distinct_frames(np.moveaxis(pixels[:, frames, top:bottom], 1, 0))
-                near[(top, bottom)] = [frames[first] for first in groups]
+                wanted.setdefault((max(0, y0 - _MARGIN), min(rows, y1 + _MARGIN)), set()).update(frames)
+        near = {}
+        for (top, bottom), frames in wanted.items():
+            ordered = sorted(frames)
+            groups = distinct_frames(np.moveaxis(pixels[:, ordered, top:bottom], 1, 0))
+            near[(top, bottom)] = [ordered[first] for first in groups]
         return near
 
     def _leaks(self, readings: list[TextRegion], matcher: HeaderMatcher) -> set[str]:
