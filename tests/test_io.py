@@ -12,7 +12,7 @@ import pydicom
 import pytest
 import torch
 from datafiles import PYDICOM_DATA_FILES, PYDICOM_TEST_FILES, all_real_files
-from pydicom.pixels import convert_color_space, pixel_array
+from pydicom.pixels import convert_color_space, get_decoder, pixel_array
 from validators import iod_errors
 
 from monai_deid.errors import (
@@ -231,6 +231,18 @@ def test_loading_quotes_no_header_value_in_warnings_or_logs(
     assert header.StudyInstanceUID == uid  # read as it is, to be replaced by the scrubber
     said = [str(w.message) for w in caught] + [record.getMessage() for record in caplog.records]
     assert not [text for text in said if "DOE" in text]
+
+
+def test_jpeg_baseline_frames_load_as_gdcm_decodes_them(loader: LoadDicomWithMeta) -> None:
+    # Pillow decodes JPEG Baseline for speed; the values must be GDCM's (pydicom's first plugin), to the last bit.
+    source = PYDICOM_DATA_FILES / "color3d_jpeg_baseline.dcm"
+    ds = pydicom.dcmread(source)
+    expected, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, raw=True, decoding_plugin="gdcm")
+
+    image, _, _ = loader(source)
+
+    assert image.meta["photometric_interpretation"] == "YBR_FULL"
+    assert np.array_equal(image.numpy(), expected.transpose(3, 0, 1, 2))
 
 
 def test_changed_sub_sampled_ultrasound_stays_a_valid_instance(loader: LoadDicomWithMeta, tmp_path: Path) -> None:
