@@ -29,6 +29,7 @@ from monai.utils import TransformBackends
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.pixels import convert_color_space, get_decoder
+from pydicom.pixels.decoders.base import Decoder
 from pydicom.pixels.utils import compress, pack_bits
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
@@ -192,7 +193,7 @@ def _check_pixel_description(path: Path, ds: Dataset) -> None:
             raise UndecodablePixelDataError(path, f"{keyword} is not a whole number")
 
 
-def _decoded(decoder: Any, ds: Dataset, transfer_syntax: str) -> tuple[np.ndarray, dict]:
+def _decoded(decoder: Decoder, ds: Dataset, transfer_syntax: str) -> tuple[np.ndarray, dict]:
     """``decoder.as_array(ds, raw=True)``, by the plugin preferred for the transfer syntax where one is, else by
     pydicom's first plugin that decodes it."""
     preferred = _PREFERRED_DECODERS.get(transfer_syntax)

@@ -3,12 +3,11 @@
 Before scrubbing, :class:`CapturePHIInventoryd` keeps the file's own PHI values and UIDs (in memory only). After
 scrubbing, the verifier re-walks the whole header (every depth, file meta, binary values) for any of them. In the
 pixels, a redacted box holding one value per channel holds no text; any other redacted box is re-read with OCR on
-every distinct frame, and the header bands, where scanners burn patient details, are re-read on the frames where
-a redacted box lies next to them, as detection reads a cine: in full on the first such frame, on the others where
-their pixels differ from it (frames whose bands change, like an ultrasound sector reaching into the top band, no
-longer cost a full read each). The text that detection read and
-the classifier kept, on pixels that redaction left alone, is checked again by the verifier's own matcher. A file that
-fails raises :class:`VerificationError` and is quarantined; one that passes gets ``meta["deid_verified"] = True``.
+every distinct frame, and the header bands, where scanners burn patient details, are re-read on the frames where a
+redacted box lies next to them, as detection reads a cine: in full on the first such frame, on the others where their
+pixels differ from it. The text that detection read and the classifier kept, on pixels that redaction left alone, is
+checked again by the verifier's own matcher. A file that fails raises :class:`VerificationError` and is quarantined;
+one that passes gets ``meta["deid_verified"] = True``.
 """
 
 from __future__ import annotations
