@@ -33,7 +33,7 @@ import torch
 from ray.data import ActorPoolStrategy, DataContext
 
 from monai_deid.audit import AuditLog, AuditRecord, Status
-from monai_deid.runner import RunSummary, _quarantine, process_file
+from monai_deid.runner import RunSummary, _quarantine, process_file, write_again
 
 __all__ = ["run_ray"]
 
@@ -195,5 +195,6 @@ def run_ray(
         audit.write(record)
     if output_dir is not None:
         _remove_partial_writes(Path(output_dir))
+    write_again(summary.inputs_to_write_again(files), factory, kwargs)
     summary.seconds = time.perf_counter() - start
     return summary

@@ -14,8 +14,9 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,18 +169,30 @@ class RunSummary:
     counts: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     repeated: int = 0
-    _outputs: set[str] = field(default_factory=set, init=False, repr=False)
+    _writers: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
 
     def add(self, record: AuditRecord) -> None:
         """Count ``record``; an ``ok`` record whose output an earlier record of this run wrote is marked
         ``details["repeats_instance"]``: two inputs held one SOP instance (the same image in two transfer syntaxes,
-        a study exported twice), whose output path is one, so the output holds the one written last."""
+        a study exported twice), whose output path is one, so the output holds one of them: the one that comes last
+        in the run's order (see :meth:`inputs_to_write_again`)."""
         self.counts[record.status] += 1
         if record.status == Status.OK and record.output is not None:
-            if record.output in self._outputs:
+            if record.output in self._writers:
                 self.repeated += 1
                 record.details["repeats_instance"] = True
-            self._outputs.add(record.output)
+            self._writers.setdefault(record.output, []).append(record.source)
+
+    def inputs_to_write_again(self, order: Sequence[Path]) -> list[Path]:
+        """Of the inputs written to one output, the one last in ``order`` where another finished after it: written
+        again, it leaves the file one worker processing ``order`` in turn would have left, whatever the timing."""
+        position = {str(path): index for index, path in enumerate(order)}
+        late = []
+        for sources in self._writers.values():
+            last = max(sources, key=position.__getitem__)
+            if sources[-1] != last:
+                late.append(Path(last))
+        return late
 
     @property
     def processed(self) -> int:
@@ -371,5 +384,21 @@ def run_batch(
             audit.write(record)
             bar.update(1)
         bar.close()
+    write_again(summary.inputs_to_write_again(todo), factory, kwargs)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def write_again(inputs: list[Path], factory: Callable[..., Callable[[dict], dict]], kwargs: dict[str, Any]) -> None:
+    """Write ``inputs`` again, in turn, in this process (see :meth:`RunSummary.inputs_to_write_again`); their audit
+    records are already written."""
+    if not inputs:
+        return
+    try:
+        pipeline = factory(**kwargs)
+    except Exception as exc:  # a Ray driver without the workers' GPU: the outputs stay as the workers left them
+        message = f"{len(inputs)} repeated instances keep the input that finished last ({type(exc).__name__})"
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return
+    for path in inputs:
+        process_file(path, pipeline)

@@ -120,6 +120,27 @@ def test_two_inputs_of_one_instance_are_counted_as_repeated(header_only: Path, t
     assert [bool(r.details.get("repeats_instance")) for r in records].count(True) == 1
 
 
+def test_two_images_of_one_instance_leave_the_same_output_whatever_finishes_first(tmp_path: Path) -> None:
+    # Two different images under one SOP instance (a broken export): the output is the one of the input that comes
+    # last in the run's order, as one worker leaves it, even when the other (slower) input finishes last.
+    source = tmp_path / "in"
+    source.mkdir()
+    small = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
+    slow = pydicom.dcmread(pydicom_data_file("US1_UNCR.dcm"))  # burned-in text: OCR takes it longer
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        setattr(slow, keyword, small[keyword].value)
+    slow.file_meta.MediaStorageSOPInstanceUID = small.SOPInstanceUID
+    slow.save_as(source / "a_slow.dcm")
+    small.save_as(source / "b_small.dcm")
+
+    result = _monai_deid("run", source, tmp_path / "out", "--no-progress", "--workers", "2")
+
+    assert result.returncode == 0, result.stderr
+    outputs = list((tmp_path / "out").rglob("*.dcm"))
+    assert len(outputs) == 1
+    assert (pydicom.dcmread(outputs[0]).Rows, pydicom.dcmread(outputs[0]).Columns) == (small.Rows, small.Columns)
+
+
 def test_all_good_exits_zero_and_audit_lies_outside_output(header_only: Path, tmp_path: Path) -> None:
     source = tmp_path / "in"
     source.mkdir()
