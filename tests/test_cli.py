@@ -138,7 +138,8 @@ def test_two_images_of_one_instance_leave_the_same_output_whatever_finishes_firs
     assert result.returncode == 0, result.stderr
     outputs = list((tmp_path / "out").rglob("*.dcm"))
     assert len(outputs) == 1
-    assert (pydicom.dcmread(outputs[0]).Rows, pydicom.dcmread(outputs[0]).Columns) == (small.Rows, small.Columns)
+    written = pydicom.dcmread(outputs[0])
+    assert (written.Rows, written.Columns) == (small.Rows, small.Columns)
 
 
 def test_all_good_exits_zero_and_audit_lies_outside_output(header_only: Path, tmp_path: Path) -> None:

@@ -354,7 +354,7 @@ def test_palette_view_is_the_luminance_of_each_pixels_colour(name):
     assert np.abs(view.astype(np.float64) - luminance).max() <= 0.51
 
 
-def test_palette_view_follows_the_palette_of_each_file(tmp_path):
+def test_palette_view_follows_the_palette_of_each_file():
     # Views of palettes are kept by their lookup tables: a file with other tables and the same indices is seen anew.
     image, header, _ = LoadDicomWithMeta()(pydicom_data_file("OBXXXX1A.dcm"))
     first = ocr_view_frames(image, header)
