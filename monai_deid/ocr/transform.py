@@ -275,17 +275,13 @@ def read_text_in_frame_areas(
     for frame, boxes in sorted(areas.items()):
         if not boxes:
             continue
-        views = _views(image[:, frame : frame + 1], header)
-        frames.append(frame)
-        jobs.append(_area_work(views.frames[0], boxes, settings, margin))
-        # The colour view's strokes that the grey view lacks, and the text the window hides, as DetectBurnedInText
-        # reads them.
-        if _has_strokes(views.colour, _MIN_CONTRAST):
-            frames.append(frame)
-            jobs.append(_area_work(_colour_only(views, _MIN_CONTRAST)[0], boxes, settings, margin))
-        if views.hidden is not None:
-            frames.append(frame)
-            jobs.append(_area_work(views.hidden[0], boxes, settings, margin))
+        # The grey view, then the colour view's strokes that the grey view lacks and the text the window hides, as
+        # DetectBurnedInText reads them.
+        views = _readable_views(_views(image[:, frame : frame + 1], header), _MIN_CONTRAST)
+        for view in (views.frames, views.colour, views.hidden):
+            if view is not None:
+                frames.append(frame)
+                jobs.append(_area_work(view[0], boxes, settings, margin))
     return [
         TextRegion((frame,), r.box, r.text, r.confidence)
         for frame, readings in zip(frames, read_frames(jobs, settings) if jobs else [], strict=True)
