@@ -39,7 +39,7 @@ from monai_deid.ocr.candidates import (
     tallest_annotation,
 )
 from monai_deid.ocr.dedup import distinct_frames
-from monai_deid.ocr.engine import cpu_has_native_bfloat16, cpu_has_native_half, networks
+from monai_deid.ocr.engine import cpu_dtype, cpu_has_amx, cpu_has_native_bfloat16, cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful, line_boxes
 from monai_deid.ocr.scan import scan_frames
 from monai_deid.ocr.view import build_ocr_view
@@ -116,17 +116,34 @@ def test_detector_mode_follows_the_device():
         EngineSettings(detector="tesseract")
 
 
-def test_float16_networks_read_real_text_as_float32_does():
-    # On a CPU with native float16 the networks run in float16 (elsewhere both settings are the same float32 path):
-    # the speed must not cost readings.
+def test_cpu_networks_are_16_bit_only_where_amx_computes_them(monkeypatch):
+    # The probe reads the hardware: AMX tiles listed by the kernel are tiles this process may use (Linux 5.16+).
+    with open("/proc/cpuinfo") as cpuinfo:
+        listed = "amx_tile" in cpuinfo.read().split()
+    assert cpu_has_amx() == listed
+    monkeypatch.setattr(engine, "cpu_has_amx", lambda: False)
+    assert cpu_dtype(True) == cpu_dtype(False) == torch.float32
+    monkeypatch.setattr(engine, "cpu_has_amx", lambda: True)
+    sixteen_bit = torch.bfloat16 if cpu_has_native_bfloat16() else torch.float32
+    assert cpu_dtype(True) == (torch.float16 if cpu_has_native_half() else sixteen_bit)
+    assert cpu_dtype(False) == torch.float32
+
+
+@pytest.mark.skipif(not cpu_has_native_half(), reason="oneDNN does not compute float16 on this CPU")
+def test_float16_networks_read_real_text_as_float32_does(monkeypatch):
+    # With AMX the networks run in float16: the speed must not cost readings. Forced here wherever oneDNN computes
+    # float16, AMX or not, so that the float16 path is checked on every such machine.
+    monkeypatch.setattr(engine, "cpu_has_amx", lambda: True)
     _assert_half_reads_as_float32_does()
     halved = networks(EngineSettings(half=True)).recognizer.SequenceModeling
-    assert next(halved.parameters()).dtype == (torch.float16 if cpu_has_native_half() else torch.float32)
+    assert next(halved.parameters()).dtype == torch.float16
 
 
-@pytest.mark.skipif(not cpu_has_native_bfloat16(), reason="this CPU does not compute bfloat16 natively")
+@pytest.mark.skipif(not cpu_has_native_bfloat16(), reason="oneDNN does not compute bfloat16 on this CPU")
 def test_bfloat16_networks_read_real_text_as_float32_does(monkeypatch):
-    # A CPU with native bfloat16 but not float16 (AMD Zen 4): the convolutions run in bfloat16, the LSTMs in float32.
+    # AMX that computes bfloat16 but not float16 (Sapphire Rapids without AVX512-FP16 in this build): the
+    # convolutions run in bfloat16, the LSTMs in float32.
+    monkeypatch.setattr(engine, "cpu_has_amx", lambda: True)
     monkeypatch.setattr(engine, "cpu_has_native_half", lambda: False)
     _assert_half_reads_as_float32_does()
     built = networks(EngineSettings(half=True)).recognizer

@@ -36,6 +36,7 @@ __all__ = [
     "Networks",
     "clear_reading_cache",
     "cpu_dtype",
+    "cpu_has_amx",
     "cpu_has_native_bfloat16",
     "cpu_has_native_half",
     "get_reader",
@@ -73,11 +74,11 @@ class EngineSettings:
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        half: run the networks in a 16-bit float where the hardware computes it natively: CRAFT as a channels-last
-            float16 module on CUDA; on a CPU, CRAFT and the recogniser's VGG features as channels-last float16 modules
-            with AVX512-FP16 or AMX-FP16 (its LSTMs too: CRAFT 5x and recognition 2.4x to 3x faster than float32),
-            else as bfloat16 modules with AVX512-BF16 or AMX-BF16 (LSTMs float32: 2.4x faster per ultrasound file
-            on this project's Xeon), else float32 (see :func:`cpu_dtype`). The recogniser's LSTMs stay float32 on
+        half: run the networks in a 16-bit float where the hardware computes it fast: CRAFT as a channels-last
+            float16 module on CUDA; on a CPU with usable AMX units, CRAFT and the recogniser's VGG features as
+            channels-last float16 modules (its LSTMs too: CRAFT 5x and recognition 2.4x to 3x faster than float32),
+            else as bfloat16 modules (LSTMs float32: 2.4x faster per ultrasound file); float32 on CPUs without AMX,
+            where the 16-bit kernels were slower (see :func:`cpu_dtype`). The recogniser's LSTMs stay float32 on
             CUDA, as EasyOCR runs them. A few low-confidence readings can differ between CPUs of different kinds:
             on a mixed cluster, ``half=False`` reads through the same float32 path everywhere.
         batch_size: images per detector forward and crops per recogniser forward (on CUDA the recogniser reads all
@@ -185,14 +186,23 @@ _NETWORKS: dict[tuple[str, torch.dtype], Networks] = {}
 
 @cache
 def cpu_has_native_half() -> bool:
-    """Whether this CPU computes float16 convolutions natively (AVX512-FP16 or AMX-FP16) in this PyTorch build."""
+    """Whether oneDNN computes float16 convolutions on this CPU (AVX512-FP16 or AMX-FP16) in this PyTorch build."""
     return _mkldnn_supports("_is_mkldnn_fp16_supported")
 
 
 @cache
 def cpu_has_native_bfloat16() -> bool:
-    """Whether this CPU computes bfloat16 convolutions natively (AVX512-BF16 or AMX-BF16) in this PyTorch build."""
+    """Whether oneDNN computes bfloat16 convolutions on this CPU (AVX512-BF16 or AMX-BF16) in this PyTorch build."""
     return _mkldnn_supports("_is_mkldnn_bf16_supported")
+
+
+@cache
+def cpu_has_amx() -> bool:
+    """Whether this process can use the CPU's AMX tile units: the CPU has them, and the kernel and the hypervisor
+    let this process use them (a virtual machine may hide them from a CPU that has them)."""
+    has_tiles = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    enable = getattr(torch.cpu, "_init_amx", None)
+    return bool(has_tiles is not None and enable is not None and has_tiles() and enable())
 
 
 def _mkldnn_supports(check: str) -> bool:
@@ -201,18 +211,21 @@ def _mkldnn_supports(check: str) -> bool:
 
 
 def cpu_dtype(half: bool) -> torch.dtype:
-    """The float type the CPU networks run in: float16 or else bfloat16 where ``half`` and the CPU computes it
-    natively, float32 otherwise.
+    """The float type the CPU networks run in: with ``half``, float16 or else bfloat16 where the CPU's AMX units
+    compute it, float32 otherwise.
 
-    bfloat16 keeps only 8 bits of mantissa: on CPUs without native float16 (AMD Zen 4, Intel Cooper Lake) it runs
-    the convolutions 2.4x faster than float32 per ultrasound file (measured on this project's Xeon, which has both),
-    with the same OCR matrix recall and the same planted PHI removed; the LSTMs stay float32 there (in bfloat16 they
-    moved one reading's confidence by 0.43).
+    The 16-bit types pay only on AMX. With AMX, float16 ran CRAFT 5x and recognition 2.4x to 3x faster than float32,
+    and bfloat16 (8 bits of mantissa; LSTMs kept float32, where bfloat16 moved one reading's confidence by 0.43) ran
+    2.4x faster than float32 per ultrasound file. On a Xeon whose AMX the hypervisor hides, oneDNN runs float16 on
+    AVX512-FP16 and bfloat16 on AVX512-BF16, and both were slower than float32: a 3x3 convolution 6.9 and 7.3 ms
+    against 4.5 ms, the ultrasound files 1.42x and 1.38x the float32 time (BENCHMARKS.md, thirteenth session).
+    The choice depends on the hardware only, so one machine always reads the same way.
     """
-    if half and cpu_has_native_half():
-        return torch.float16
-    if half and cpu_has_native_bfloat16():
-        return torch.bfloat16
+    if half and cpu_has_amx():
+        if cpu_has_native_half():
+            return torch.float16
+        if cpu_has_native_bfloat16():
+            return torch.bfloat16
     return torch.float32
 
 
@@ -225,11 +238,11 @@ def networks(settings: EngineSettings) -> Networks:
     (:func:`monai_deid.ocr.fusion.fused_for_inference`: batch norms folded, ReLUs fused, poolings as maxima;
     :class:`_Converted`):
 
-    - with ``half`` on a CPU with native float16 (:func:`cpu_dtype`), as float16 copies, the recogniser's LSTMs
-      too. On this project's Xeon: CRAFT 5x faster with score maps within 0.005 of float32; recognition 2.4x to 3x
-      faster, with no reading changed by the float16 LSTMs on the benchmark's 218 line crops (confidences within
-      0.009); the inference form takes another 14% (CRAFT) to 37% (VGG features) off;
-    - with ``half`` on a CPU with native bfloat16 only, as bfloat16 copies, the LSTMs float32;
+    - with ``half`` on a CPU whose AMX units compute float16 (:func:`cpu_dtype`), as float16 copies, the
+      recogniser's LSTMs too. On a Xeon with AMX: CRAFT 5x faster with score maps within 0.005 of float32;
+      recognition 2.4x to 3x faster, with no reading changed by the float16 LSTMs on the benchmark's 218 line crops
+      (confidences within 0.009); the inference form takes another 14% (CRAFT) to 37% (VGG features) off;
+    - with ``half`` on a CPU whose AMX units compute bfloat16 only, as bfloat16 copies, the LSTMs float32;
     - otherwise in float32: CRAFT 16% to 28% faster than as shipped, the VGG features as fast as oneDNN's own
       float32 modules (``torch.utils.mkldnn``, used before; measured on the same Xeon in float32).
 
