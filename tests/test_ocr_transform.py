@@ -134,7 +134,7 @@ def test_float16_networks_read_real_text_as_float32_does(monkeypatch):
     # With AMX the networks run in float16: the speed must not cost readings. Forced here wherever oneDNN computes
     # float16, AMX or not, so that the float16 path is checked on every such machine.
     monkeypatch.setattr(engine, "cpu_has_amx", lambda: True)
-    _assert_half_reads_as_float32_does()
+    _assert_half_reads_as_float32_does(monkeypatch)
     halved = networks(EngineSettings(half=True)).recognizer.SequenceModeling
     assert next(halved.parameters()).dtype == torch.float16
 
@@ -145,14 +145,18 @@ def test_bfloat16_networks_read_real_text_as_float32_does(monkeypatch):
     # convolutions run in bfloat16, the LSTMs in float32.
     monkeypatch.setattr(engine, "cpu_has_amx", lambda: True)
     monkeypatch.setattr(engine, "cpu_has_native_half", lambda: False)
-    _assert_half_reads_as_float32_does()
+    _assert_half_reads_as_float32_does(monkeypatch)
     built = networks(EngineSettings(half=True)).recognizer
     assert next(built.FeatureExtraction.parameters()).dtype == torch.bfloat16
     assert next(built.SequenceModeling.parameters()).dtype == torch.float32
 
 
-def _assert_half_reads_as_float32_does() -> None:
+def _assert_half_reads_as_float32_does(monkeypatch: pytest.MonkeyPatch) -> None:
     image, header, _ = LoadDicomWithMeta()(pydicom_data_file("US1_UNCR.dcm"))
+    # Both read with the 16-bit path's batches: float32 cuts them where the width changes, and the padding a crop
+    # gets changes a few readings of short labels by itself (checked by the OCR matrix).
+    plan = engine._reading_plan
+    monkeypatch.setattr(engine, "_reading_plan", lambda *args: plan(*args[:3], torch.float16))
 
     regions = {half: DetectBurnedInText(half=half)(image, header) for half in (True, False)}
 
@@ -513,24 +517,31 @@ def test_narrow_tail_batches_share_the_lstm_pass_of_the_widest_crops():
     widths = [192] * 16 + [384] * 8 + [640] * 4 + [768] * 2
     batches = engine._batches(list(range(len(widths))), 16)
 
-    groups = engine._reading_groups(batches, widths)
+    groups = engine._reading_groups(batches, widths, engine._RECOGNIZER_COSTS_US[torch.float16])
 
     # Padding 4 crops from 640 to 768 columns costs less than the LSTM pass it saves; padding 8 crops
     # from 384 (or 16 from 192) would cost more.
     assert [[len(b) for b in group] for group in groups] == [[16], [8], [4, 2]]
     assert [k for group in groups for batch in group for k in batch] == list(range(len(widths)))
-    assert engine._reading_groups([], []) == []
+    assert engine._reading_groups([], [], engine._RECOGNIZER_COSTS_US[torch.float16]) == []
+
+
+def test_float32_batches_hold_crops_of_one_width():
+    # In float32 (CPUs without AMX) a padded column costs 7x what it costs in float16 on AMX: a batch is cut where
+    # the width changes, where in float16 a batch of 8 spans three widths.
+    widths = [192] * 5 + [384] * 2 + [448] * 3
+    for dtype, widths_per_batch in ((torch.float32, {1}), (torch.float16, {3, 1})):
+        plan = engine._reading_plan(widths, 16, torch.device("cpu"), dtype)
+        assert [k for group in plan for batch in group for k in batch] == list(range(len(widths)))
+        assert {len({widths[k] for k in batch}) for group in plan for batch in group} == widths_per_batch
 
 
 def test_on_a_gpu_all_crops_are_one_pass_padded_with_blank_crops_that_change_no_reading():
     # The CUDA plan (one LSTM pass over every crop, the batch padded to a power of two so that cuDNN sees shapes it
     # has planned for) is decided on the host: checked here on the CPU networks.
     widths = [192] * 5 + [384] * 2
-    assert engine._reading_plan(widths, 16, torch.device("cuda")) == [[list(range(7))]]
-    assert engine._reading_plan(widths, 16, torch.device("cpu")) == engine._reading_groups(
-        engine._batches(list(range(7)), 16), widths
-    )
-    assert engine._reading_plan([], 16, torch.device("cuda")) == []
+    assert engine._reading_plan(widths, 16, torch.device("cuda"), torch.float32) == [[list(range(7))]]
+    assert engine._reading_plan([], 16, torch.device("cuda"), torch.float32) == []
 
     strings = ["SMITH JOHN", "2023-04-17", "LT KIDNEY"]
     grey, _ = _render(5, strings, "sans", 14, True)
