@@ -512,6 +512,21 @@ def test_the_detector_reads_the_same_pixels_once_per_image(monkeypatch):
     assert read == [1, 1, 1]
 
 
+def test_float32_detector_canvases_are_cut_to_multiples_of_32(monkeypatch):
+    # A doubt check of a 33 x 39 line area is a 65 x 71 canvas with its borders: 96 x 96 in float32, where CRAFT
+    # costs per pixel (128 x 128 took 2.7x as long), a power of two where shapes must repeat (16-bit on AMX).
+    canvases = []
+    score_maps = engine._score_maps
+    monkeypatch.setattr(
+        engine, "_score_maps", lambda images, s: canvases.extend(i.shape for i in images) or score_maps(images, s)
+    )
+    engine.clear_reading_cache()
+    engine.read_lines([np.full((39, 33), 40, np.uint8)], EngineSettings(half=False))
+    assert canvases == [(96, 96)]
+    assert [engine._craft_side(size, tight=False) for size in (65, 71, 300)] == [128, 128, 320]
+    assert [engine._craft_side(size, tight=True) for size in (65, 71, 300)] == [96, 96, 320]
+
+
 def test_narrow_tail_batches_share_the_lstm_pass_of_the_widest_crops():
     # 30 crops sorted by padded width, cut into batches of 16, 8, 4 and 2 as the recogniser reads them.
     widths = [192] * 16 + [384] * 8 + [640] * 4 + [768] * 2

@@ -314,11 +314,11 @@ def _bare(module: torch.nn.Module) -> torch.nn.Module:
     return module.module if isinstance(module, torch.nn.DataParallel) else module
 
 
-def _padded(image: np.ndarray) -> np.ndarray:
+def _padded(image: np.ndarray, tight: bool) -> np.ndarray:
     # CRAFT needs sides that are multiples of 32; replicate the border so the padding adds no edge. Sides are rounded
     # up further (see ``_craft_side``) so that canvas shapes repeat.
     h, w = image.shape
-    ph, pw = _craft_side(h) - h, _craft_side(w) - w
+    ph, pw = _craft_side(h, tight) - h, _craft_side(w, tight) - w
     if ph or pw:
         image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
     return image
@@ -370,7 +370,8 @@ def _read_lines_fresh(images: Sequence[np.ndarray], settings: EngineSettings) ->
 
     mosaics = pack(images)
     quads_per_image: list[list[np.ndarray]] = [[] for _ in images]
-    padded = [_padded(m.canvas) for m in mosaics]
+    tight = torch.device(settings.device).type == "cpu" and cpu_dtype(settings.half) == torch.float32
+    padded = [_padded(m.canvas, tight) for m in mosaics]
     by_shape: dict[tuple[int, int], list[int]] = {}
     for i, canvas in enumerate(padded):
         by_shape.setdefault(canvas.shape, []).append(i)
@@ -655,12 +656,16 @@ def _bucket(width: int) -> int:
     return math.ceil(width / octave) * octave
 
 
-def _craft_side(size: int) -> int:
-    """A detector canvas side: a power of two up to 256 (doubt checks are small canvases of a few lines), then 4
-    steps per octave in multiples of 32. Each new canvas shape costs CRAFT's oneDNN kernels 23 to 37 ms to prepare
-    on this project's CPU, more than a larger canvas costs to read (11 ms at 96 x 96, 14 ms at 128 x 128)."""
+def _craft_side(size: int, tight: bool) -> int:
+    """A detector canvas side: up to 256 (doubt checks are small canvases of a few lines) a power of two, or with
+    ``tight`` a multiple of 32; then 4 steps per octave in multiples of 32.
+
+    In float16 on AMX, each new canvas shape cost CRAFT's oneDNN kernels 23 to 37 ms to prepare, more than a larger
+    canvas costs to read (11 ms at 96 x 96, 14 ms at 128 x 128), so shapes repeat. In float32 (``tight``: CPUs
+    without AMX) a canvas costs 2.7 to 4.7 us per pixel (26 ms at 96 x 96, 70 ms at 128 x 128) and a new shape 11
+    to 30 ms more, once."""
     if size <= 256:
-        return max(32, 1 << (size - 1).bit_length())
+        return max(32, math.ceil(size / 32) * 32) if tight else max(32, 1 << (size - 1).bit_length())
     return math.ceil(_bucket(size) / 32) * 32
 
 
