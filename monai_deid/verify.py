@@ -191,7 +191,7 @@ class VerifyDeidentified(Transform):
         retained_keywords: attributes the user chose to keep (their values are not leaks).
         check_uids: look for original UIDs in the header (off when Retain UIDs is on).
         detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"`` (see ``DetectBurnedInText``).
-        half: 16-bit float networks where the hardware computes them natively (see ``DetectBurnedInText``).
+        half: 16-bit float networks where the hardware computes them fast (see ``DetectBurnedInText``).
         bands: which frames' header bands are read again: ``"redacted"`` (default), those where a redacted box lies
             within a line's height of a band (letters a box missed lie next to it), in full on the first of them and
             on the others where they differ from it; on the other frames, redaction left the bands as detection read
@@ -363,7 +363,7 @@ class VerifyDeidentifiedd(MapTransform):
         retained_keywords: attributes the user chose to keep.
         check_uids: look for original UIDs in the header.
         detector: how the bands are read: ``"auto"``, ``"lines"`` or ``"craft"``.
-        half: 16-bit float networks where the hardware computes them natively.
+        half: 16-bit float networks where the hardware computes them fast.
         bands: which frames' header bands are read again: ``"redacted"`` or ``"all"`` (see VerifyDeidentified).
         allow_missing_keys: don't raise if a key is missing.
     """

@@ -141,8 +141,7 @@ def test_float16_networks_read_real_text_as_float32_does(monkeypatch):
 
 @pytest.mark.skipif(not cpu_has_native_bfloat16(), reason="oneDNN does not compute bfloat16 on this CPU")
 def test_bfloat16_networks_read_real_text_as_float32_does(monkeypatch):
-    # AMX that computes bfloat16 but not float16 (Sapphire Rapids without AVX512-FP16 in this build): the
-    # convolutions run in bfloat16, the LSTMs in float32.
+    # AMX where oneDNN computes bfloat16 but not float16: the convolutions run in bfloat16, the LSTMs in float32.
     monkeypatch.setattr(engine, "cpu_has_amx", lambda: True)
     monkeypatch.setattr(engine, "cpu_has_native_half", lambda: False)
     _assert_half_reads_as_float32_does(monkeypatch)

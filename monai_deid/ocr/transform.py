@@ -124,9 +124,8 @@ class DetectBurnedInText(Transform):
 
     Args:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the networks run.
-        half: run the networks in a 16-bit float where the hardware computes it natively (float16 on CUDA or a
-            CPU with AVX512-FP16 / AMX-FP16, else bfloat16 on a CPU with AVX512-BF16 / AMX-BF16; see
-            :class:`EngineSettings`).
+        half: run the networks in a 16-bit float where the hardware computes it fast (float16 on CUDA or on a
+            CPU's AMX units, else bfloat16 on AMX; float32 on CPUs without AMX; see :class:`EngineSettings`).
         batch_size: images per detector forward and line crops per recogniser forward.
         min_contrast: smallest stroke contrast (grey levels of the OCR view) treated as possible text; lower finds
             fainter text and costs more detector time.
