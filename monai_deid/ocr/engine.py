@@ -218,7 +218,7 @@ def cpu_dtype(half: bool) -> torch.dtype:
     and bfloat16 (8 bits of mantissa; LSTMs kept float32, where bfloat16 moved one reading's confidence by 0.43) ran
     2.4x faster than float32 per ultrasound file. On a Xeon whose AMX the hypervisor hides, oneDNN runs float16 on
     AVX512-FP16 and bfloat16 on AVX512-BF16, and both were slower than float32: a 3x3 convolution 6.9 and 7.3 ms
-    against 4.5 ms, the ultrasound files 1.42x and 1.38x the float32 time (BENCHMARKS.md, thirteenth session).
+    against 4.5 ms, the ultrasound files 1.4x to 1.6x and 1.4x the float32 time (BENCHMARKS.md, run 13).
     The choice depends on the hardware only, so one machine always reads the same way.
     """
     if half and cpu_has_amx():
@@ -315,8 +315,8 @@ def _bare(module: torch.nn.Module) -> torch.nn.Module:
 
 
 def _padded(image: np.ndarray, tight: bool) -> np.ndarray:
-    # CRAFT needs sides that are multiples of 32; replicate the border so the padding adds no edge. Sides are rounded
-    # up further (see ``_craft_side``) so that canvas shapes repeat.
+    # CRAFT needs sides that are multiples of 32; replicate the border so the padding adds no edge. Without
+    # ``tight``, sides are rounded up further so that canvas shapes repeat (see ``_craft_side``).
     h, w = image.shape
     ph, pw = _craft_side(h, tight) - h, _craft_side(w, tight) - w
     if ph or pw:
