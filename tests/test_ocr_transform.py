@@ -28,6 +28,7 @@ from monai_deid.ocr import (
     read_text_in_areas,
     read_text_in_bands,
     read_text_in_frame_areas,
+    scan,
 )
 from monai_deid.ocr.boxes import iou
 from monai_deid.ocr.candidates import (
@@ -41,7 +42,7 @@ from monai_deid.ocr.candidates import (
 from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.ocr.engine import cpu_dtype, cpu_has_amx, cpu_has_native_bfloat16, cpu_has_native_half, networks
 from monai_deid.ocr.lines import doubtful, line_boxes
-from monai_deid.ocr.scan import scan_frames
+from monai_deid.ocr.scan import Reading, scan_frames
 from monai_deid.ocr.view import build_ocr_view
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file
@@ -509,6 +510,25 @@ def test_the_detector_reads_the_same_pixels_once_per_image(monkeypatch):
     assert again[1] == first[0] == after_clear[0]
     # The second call ran the detector on the new image only; a new image (cleared cache) reads everything again.
     assert read == [1, 1, 1]
+
+
+def test_a_reading_that_joins_a_surer_neighbour_gives_up_its_columns():
+    # US1's bottom line in float32: the detector joined "TIS<0.4" and the left of "MI=0.8" into one weak reading.
+    joined = Reading((397, 454, 523, 474), "TIS<0. 4 MIEO_", 0.43)
+    neighbour = Reading((476, 454, 542, 474), "MI=0. 8", 0.58)
+    inside = Reading((399, 457, 454, 471), "TIS<O.", 0.72)  # within the joined reading's columns: cuts nothing
+    below = Reading((480, 480, 560, 500), "LEFT", 0.99)  # other rows
+    weaker = Reading((500, 454, 600, 474), "8 A0=1", 0.30)  # a weaker neighbour is cut, not a cutter
+
+    kept = scan._without_surer_columns([joined, neighbour, inside, below, weaker])
+
+    assert Reading((397, 454, 476, 474), joined.text, joined.confidence) in kept
+    assert neighbour in kept and inside in kept and below in kept
+    assert Reading((542, 454, 600, 474), weaker.text, weaker.confidence) in kept
+    assert len(kept) == 5
+    # A few letters of a line read surely on their own (inside it) leave the whole line to its own reading.
+    whole = Reading((0, 6, 380, 86), "SMITH JOHN", 0.9)
+    assert scan._without_surer_columns([whole, Reading((229, 27, 248, 61), "IC", 0.99)])[0] == whole
 
 
 def test_float32_detector_canvases_are_cut_to_multiples_of_32(monkeypatch):
