@@ -512,6 +512,18 @@ def test_the_detector_reads_the_same_pixels_once_per_image(monkeypatch):
     assert read == [1, 1, 1]
 
 
+def test_a_doubtful_line_made_of_labels_read_or_checked_on_their_own_is_not_checked_again():
+    # US1's bottom line in float32: the stroke test's line joins three labels; two are read surely, one doubtfully.
+    joined = Reading((404, 457, 619, 471), "TIS<0. 4 MIEO. 8 A0=1007", 0.19)
+    mi = Reading((479, 457, 539, 471), "MI=0. 8", 0.36)
+    sure = [(399, 457, 454, 471), (549, 457, 619, 471)]
+
+    assert scan._unexplained_doubts([joined, mi], sure) == [mi]
+    # Without the doubtful part inside it, the joined line is not explained; a doubt never explains an equal one.
+    assert scan._unexplained_doubts([joined], sure) == [joined]
+    assert scan._unexplained_doubts([mi, mi], []) == [mi, mi]
+
+
 def test_a_reading_that_joins_a_surer_neighbour_gives_up_its_columns():
     # US1's bottom line in float32: the detector joined "TIS<0.4" and the left of "MI=0.8" into one weak reading.
     joined = Reading((397, 454, 523, 474), "TIS<0. 4 MIEO_", 0.43)
