@@ -524,25 +524,6 @@ def test_a_doubtful_line_made_of_labels_read_or_checked_on_their_own_is_not_chec
     assert scan._unexplained_doubts([mi, mi], []) == [mi, mi]
 
 
-def test_a_reading_that_joins_a_surer_neighbour_gives_up_its_columns():
-    # US1's bottom line in float32: the detector joined "TIS<0.4" and the left of "MI=0.8" into one weak reading.
-    joined = Reading((397, 454, 523, 474), "TIS<0. 4 MIEO_", 0.43)
-    neighbour = Reading((476, 454, 542, 474), "MI=0. 8", 0.58)
-    inside = Reading((399, 457, 454, 471), "TIS<O.", 0.72)  # within the joined reading's columns: cuts nothing
-    below = Reading((480, 480, 560, 500), "LEFT", 0.99)  # other rows
-    weaker = Reading((500, 454, 600, 474), "8 A0=1", 0.30)  # a weaker neighbour is cut, not a cutter
-
-    kept = scan._without_surer_columns([joined, neighbour, inside, below, weaker])
-
-    assert Reading((397, 454, 476, 474), joined.text, joined.confidence) in kept
-    assert neighbour in kept and inside in kept and below in kept
-    assert Reading((542, 454, 600, 474), weaker.text, weaker.confidence) in kept
-    assert len(kept) == 5
-    # A few letters of a line read surely on their own (inside it) leave the whole line to its own reading.
-    whole = Reading((0, 6, 380, 86), "SMITH JOHN", 0.9)
-    assert scan._without_surer_columns([whole, Reading((229, 27, 248, 61), "IC", 0.99)])[0] == whole
-
-
 def test_float32_detector_canvases_are_cut_to_multiples_of_32(monkeypatch):
     # A doubt check of a 33 x 39 line area is a 65 x 71 canvas with its borders: 96 x 96 in float32, where CRAFT
     # costs per pixel (128 x 128 took 2.7x as long), a power of two where shapes must repeat (16-bit on AMX).

@@ -143,7 +143,7 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
     detected = _read_detected(check_jobs, settings, sure_boxes)
     large = _read_detected([FrameWork(work.grey, work.areas) for work in jobs], settings, sure_boxes)
     return [
-        _without_surer_columns(_drop_repeats(_drop_coarse_duplicates(k + more + _unconfirmed_rests(mine, more) + big)))
+        _drop_repeats(_drop_coarse_duplicates(k + more + _unconfirmed_rests(mine, more) + big))
         for k, mine, more, big in zip(sure, doubts, detected, large, strict=True)
     ]
 
@@ -169,38 +169,6 @@ def _unexplained_doubts(readings: list[Reading], sure: list[Box]) -> list[Readin
 
 def _area(box: Box) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def _without_surer_columns(readings: list[Reading]) -> list[Reading]:
-    """Each reading cut back from the surer neighbours it overlaps at its ends.
-
-    The detector can join two labels into one line that reads worse than either (pydicom-data's US1, float32
-    networks: "TIS<0. 4 MIEO_" at 0.43 over "TIS<0.4" and the left of "MI=0.8", which was also read on its own at
-    0.58 and kept; redacting the joined reading erased part of the kept label). A surer reading (more confident, and
-    at least ``DIRECT_MIN_CONFIDENCE``) of the same rows that reaches past one end of a reading is a neighbour: the
-    columns it covers are classified by it, and the rest keeps the weaker reading's text, so it is classified as
-    before. A surer reading inside another one's columns (a few letters of it read on their own) cuts nothing: the
-    whole reading's text must decide over all its pixels.
-    """
-    out = []
-    for reading in readings:
-        x0, y0, x1, y1 = reading.box
-        covered = np.zeros(x1 - x0, bool)
-        for other in readings:
-            bx0, by0, bx1, by1 = other.box
-            surer = other.confidence > reading.confidence and other.confidence >= DIRECT_MIN_CONFIDENCE
-            neighbour = bx0 < x0 < bx1 or bx0 < x1 < bx1
-            if surer and neighbour and min(y1, by1) - max(y0, by0) >= min(y1 - y0, by1 - by0) / 2:
-                covered[max(0, bx0 - x0) : max(0, min(x1, bx1) - x0)] = True
-        if covered.all() or not covered.any():
-            out.append(reading)
-            continue
-        out += [
-            Reading((x0 + start, y0, x0 + end, y1), reading.text, reading.confidence, reading.turned)
-            for start, end in _runs(~covered)
-            if end - start >= 2
-        ]
-    return out
 
 
 def _unconfirmed_rests(
