@@ -138,9 +138,10 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
         FrameWork(work.grey, [doubt_area(r.box, work.grey.shape) for r in mine])
         for work, mine in zip(jobs, doubts, strict=True)
     ]
-    # The checks and the large-text areas are packed onto separate detector canvases: what the detector sees of a
-    # doubtful line must not depend on an unrelated area elsewhere in the frame.
-    detected = _read_detected(check_jobs, settings, sure_boxes)
+    # Each check goes to the detector on a canvas of its own, apart from the large-text areas: what the detector sees
+    # of a doubtful line must not depend on an unrelated area elsewhere in the frame. (Packed together, US1's "PWR"
+    # label read as "PWR" on the input and "PIR" on the redacted output, whose other doubts were fewer.)
+    detected = _read_detected(check_jobs, settings, sure_boxes, alone=True)
     large = _read_detected([FrameWork(work.grey, work.areas) for work in jobs], settings, sure_boxes)
     return [
         _drop_repeats(_drop_coarse_duplicates(k + more + _unconfirmed_rests(mine, more) + big))
@@ -235,9 +236,10 @@ def _read_direct(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[li
 
 
 def _read_detected(
-    jobs: Sequence[FrameWork], settings: EngineSettings, known: Sequence[Sequence[Box]]
+    jobs: Sequence[FrameWork], settings: EngineSettings, known: Sequence[Sequence[Box]], alone: bool = False
 ) -> list[list[tuple[Reading, float]]]:
-    """Run the detector in every job's areas and recognise the lines it finds, each batched over all jobs.
+    """Run the detector in every job's areas and recognise the lines it finds, each batched over all jobs (with
+    ``alone``, each area on a detector canvas of its own).
 
     A line the detector finds inside a line already read surely on the same frame (``known``, per job) is not read
     again: its pixels are that reading's. Nor is a line cut by its area's edge that lies mostly inside such lines:
@@ -254,7 +256,10 @@ def _read_detected(
                 crop = cv2.resize(crop, None, fx=area.scale, fy=area.scale, interpolation=interpolation)
             crops.append(crop)
             placements.append((job, area.box, area.scale))
-    line_lists = read_lines(crops, settings) if crops else []
+    if alone:
+        line_lists = [read_lines([crop], settings)[0] for crop in crops]
+    else:
+        line_lists = read_lines(crops, settings) if crops else []
     line_crops: list[np.ndarray] = []
     line_boxes: list[tuple[int, Box, float]] = []
     for crop, (job, area_box, scale), lines in zip(crops, placements, line_lists, strict=True):
