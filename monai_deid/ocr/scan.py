@@ -336,7 +336,7 @@ def _drop_repeats(readings: list[Reading]) -> list[Reading]:
     Overlapping areas (a line also inside a larger stroke area) make the detector see some lines twice, sometimes
     split into words; the whole-line reading is kept.
     """
-    by_area = sorted(readings, key=lambda r: (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]), reverse=True)
+    by_area = sorted(readings, key=lambda r: _area(r.box), reverse=True)
     kept: list[Reading] = []
     for reading in by_area:
         inside = [k for k in kept if _covered(reading.box, k.box) >= 0.8]
@@ -348,7 +348,7 @@ def _drop_repeats(readings: list[Reading]) -> list[Reading]:
 def _covered(inner: Box, outer: Box) -> float:
     ix = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
     iy = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
-    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    area = _area(inner)
     return ix * iy / area if area else 1.0
 
 
