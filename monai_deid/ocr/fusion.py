@@ -8,8 +8,9 @@ a ``(2, 1)`` pooling of a float16 channels-last tensor takes 3x as long as the m
 the batch norm folded into its weights, a convolution followed by ReLU applies the ReLU inside oneDNN's convolution
 (``mkldnn._convolution_pointwise``, the kernel ``torch.compile`` fuses to), and a max pooling whose window equals its
 stride becomes elementwise maxima of strided views; an adaptive average pooling to one column becomes a mean. On the
-CPU every convolution keeps its weights in oneDNN's blocked layout after its first call. Layers that match none of
-these forms are kept as they are, so the network computes the same function, up to float rounding.
+CPU every convolution keeps its weights in oneDNN's blocked layout after its first call (a 1 x 1 convolution, one
+layout per input shape: see :class:`_FusedConv`). Layers that match none of these forms are kept as they are, so
+the network computes the same function, up to float rounding.
 """
 
 from __future__ import annotations
