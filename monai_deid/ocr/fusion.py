@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 from collections import OrderedDict
 
 import torch
@@ -27,6 +28,7 @@ __all__ = ["fused_for_inference"]
 
 # Input shapes a 1 x 1 convolution keeps packed weights for (CRAFT's 1 x 1 weights: 8.4 MB a shape in float32).
 _SHAPES_KEPT = 8
+_PACKED_LOCK = threading.Lock()
 
 
 def fused_for_inference(module: nn.Module) -> nn.Module:
@@ -148,18 +150,21 @@ class _FusedConv(nn.Module):
         """The weights in oneDNN's layout for inputs like ``x`` (reordered at the first call in each dtype, and for a
         1 x 1 convolution in each input shape)."""
         key = (x.dtype, tuple(x.shape) if self.per_shape else None)
-        if key in self._packed:
-            self._packed.move_to_end(key)
-            return self._packed[key]
+        with _PACKED_LOCK:  # transforms may run in threads (MONAI's ThreadDataLoader) over one network
+            packed = self._packed.get(key)
+            if packed is not None:
+                self._packed.move_to_end(key)
+                return packed
         weight = self.weight.detach()
         # Without the reorder (a build that lacks it), oneDNN reorders the plain weights on each call.
         with contextlib.suppress(RuntimeError, AttributeError):
             weight = torch._C._nn.mkldnn_reorder_conv2d_weight(
                 weight.to_mkldnn(), self.padding, self.stride, self.dilation, self.groups, list(x.shape)
             )
-        self._packed[key] = weight
-        if len(self._packed) > _SHAPES_KEPT:
-            self._packed.popitem(last=False)
+        with _PACKED_LOCK:
+            self._packed[key] = weight
+            if len(self._packed) > _SHAPES_KEPT:
+                self._packed.popitem(last=False)
         return weight
 
     def __getstate__(self) -> dict:
