@@ -662,7 +662,7 @@ def _craft_side(size: int, tight: bool) -> int:
 
     In float16 on AMX, each new canvas shape cost CRAFT's oneDNN kernels 23 to 37 ms to prepare, more than a larger
     canvas costs to read (11 ms at 96 x 96, 14 ms at 128 x 128), so shapes repeat. In float32 (``tight``: CPUs
-    without AMX) a canvas costs 2.5 to 3.4 us per pixel (27 ms at 96 x 96, 46 to 55 ms at 128 x 128) and a new
+    without AMX) a canvas costs 2.5 to 3.4 us per pixel (27 ms at 96 x 96, 43 to 55 ms at 128 x 128) and a new
     shape 14 to 27 ms more, once."""
     if size <= 256:
         return max(32, math.ceil(size / 32) * 32) if tight else max(32, 1 << (size - 1).bit_length())
