@@ -526,7 +526,7 @@ def test_a_doubtful_line_made_of_labels_read_or_checked_on_their_own_is_not_chec
 
 def test_float32_detector_canvases_are_cut_to_multiples_of_32(monkeypatch):
     # A doubt check of a 33 x 39 line area is a 65 x 71 canvas with its borders: 96 x 96 in float32, where CRAFT
-    # costs per pixel (128 x 128 took 2.7x as long), a power of two where shapes must repeat (16-bit on AMX).
+    # costs per pixel (128 x 128 took 1.6x to 2x as long), a power of two where shapes must repeat (16-bit on AMX).
     canvases = []
     score_maps = engine._score_maps
     monkeypatch.setattr(
