@@ -183,8 +183,7 @@ def stroke_components(
     rows, cols = grey.shape
     x0, y0 = max(0, x - _STROKE_KERNEL), max(0, y - _STROKE_KERNEL)
     x1, y1 = min(cols, x + w + _STROKE_KERNEL), min(rows, y + h + _STROKE_KERNEL)
-    found = _stroke_components(grey[y0:y1, x0:x1], min_contrast, within[y0:y1, x0:x1], tallest)
-    return [replace(c, box=(c.box[0] + x0, c.box[1] + y0, c.box[2] + x0, c.box[3] + y0)) for c in found]
+    return _stroke_components(grey[y0:y1, x0:x1], min_contrast, within[y0:y1, x0:x1], tallest, (x0, y0))
 
 
 def shrunk_stroke_components(
@@ -241,7 +240,7 @@ def _any_in_block(mask: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _stroke_components(
-    grey: np.ndarray, min_contrast: int, within: np.ndarray | None, tallest: int
+    grey: np.ndarray, min_contrast: int, within: np.ndarray | None, tallest: int, origin: tuple[int, int] = (0, 0)
 ) -> list[StrokeComponent]:
     threshold = _stroke_threshold(grey, min_contrast)
     # Small high-contrast text (the usual burned-in overlay) that touches low-contrast speckle or anatomy is joined
@@ -249,7 +248,7 @@ def _stroke_components(
     contrasts = [threshold] + [c for c in _OVERLAY_CONTRASTS if c > threshold]
     responses = stroke_responses(grey)
     masks = [(response >= c).view(np.uint8) for c in contrasts for response in responses]
-    found = _in_parallel(lambda mask: mask_components(mask, within, tallest), masks)
+    found = _in_parallel(lambda mask: mask_components(mask, within, tallest, origin), masks)
     return [comp for components in found for comp in components]
 
 
@@ -311,7 +310,7 @@ def _contains(outer: Box, inner: Box) -> bool:
 
 
 def mask_components(
-    mask: np.ndarray, within: np.ndarray | None = None, tallest: int | None = None
+    mask: np.ndarray, within: np.ndarray | None = None, tallest: int | None = None, origin: tuple[int, int] = (0, 0)
 ) -> list[StrokeComponent]:
     """The joined components of a stroke mask tall enough to be text, with their character statistics.
 
@@ -322,35 +321,35 @@ def mask_components(
             of characters at most): their characters are not counted (the densest masks of anatomy and speckle are
             one such component, and counting its characters took half of the labelling time), so they are not
             line-like. ``None``: no limit.
+        origin: ``(x, y)`` of ``mask``'s first pixel in the frame, added to every box.
     """
-    # High contrast levels leave most of a frame empty: label only the stroke pixels' bounding box.
+    # High contrast levels leave most of a frame empty: label only the stroke pixels' bounding box (and the join's
+    # reach on either side).
     x, y, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
         return []
-    rows, cols = mask.shape
-    x0, x1 = max(0, x - _JOIN), min(cols, x + w + _JOIN)
-    if (x0, y, x1, y + h) != (0, 0, cols, rows):
-        inside = None if within is None else within[y : y + h, x0:x1]
-        found = mask_components(mask[y : y + h, x0:x1], inside, tallest)
-        return [replace(c, box=(c.box[0] + x0, c.box[1] + y, c.box[2] + x0, c.box[3] + y)) for c in found]
+    x0, x1 = max(0, x - _JOIN), min(mask.shape[1], x + w + _JOIN)
+    mask = mask[y : y + h, x0:x1]
+    within = None if within is None else within[y : y + h, x0:x1]
+    ox, oy = origin[0] + x0, origin[1] + y
     # Join the characters of a line (gaps up to ~1 character) but not stacked lines.
     joined = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (_JOIN, 1)))
     _, labels, stats = _labelled(joined)
     heights = stats[:, cv2.CC_STAT_HEIGHT]
     too_tall = [] if tallest is None else np.flatnonzero(heights[1:] > tallest) + 1
-    char_stats = _character_stats(_without_components(mask, labels, too_tall), labels)
+    char_heights, char_counts = _character_stats(_without_components(mask, labels, too_tall), labels, heights)
     reach = _JOIN // 2
     out: list[StrokeComponent] = []
     # A line shorter than the smallest legible text is noise.
     for k in np.flatnonzero(heights[1:] >= _MIN_LINE_HEIGHT) + 1:
         x, y, bw, bh, _ = stats[k].tolist()
-        char_height, chars = char_stats.get(int(k), (bh, 1))
+        char_height, chars = int(char_heights[k]), int(char_counts[k])
         scale = _scale(bw, bh, char_height, chars)
         own = labels[y : y + bh, x : x + bw] == k if within is not None or scale != COARSE_SCALE else None
         if within is not None and not within[y : y + bh, x : x + bw][own].any():
             continue
         # The dilation grew the component by ``reach`` pixels left and right: the box is the ink's.
-        box = (x + reach, y, max(x + reach + 1, x + bw - reach), y + bh)
+        box = (ox + x + reach, oy + y, ox + max(x + reach + 1, x + bw - reach), oy + y + bh)
         # Only text-like components are ever split into lines.
         rows = _row_profile(mask[y : y + bh, x : x + bw], own) if scale != COARSE_SCALE else ()
         out.append(StrokeComponent(box, char_height, chars, scale, rows))
@@ -386,23 +385,31 @@ def _scale(width: int, height: int, char_height: int, chars: int) -> float:
     return upscale_for(char_height) if line_like else COARSE_SCALE
 
 
-def _character_stats(mask: np.ndarray, joined_labels: np.ndarray) -> dict[int, tuple[int, int]]:
-    """Median height and count of the stroke clusters (characters) inside each joined line component.
+def _character_stats(
+    mask: np.ndarray, joined_labels: np.ndarray, joined_heights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median height and count of the stroke clusters (characters) inside each joined line component, indexed by
+    its label; a component without clusters of its own (its characters were not counted) keeps its own height and a
+    count of 1.
 
     Stacked lines with little leading join into one tall component; the characters inside keep the real text size.
     """
+    medians, counts = joined_heights.copy(), np.ones_like(joined_heights)
     n, char_labels, char_stats = _labelled(mask)
     if n <= 1:
-        return {}
+        return medians, counts
     # Every cluster lies inside one joined component (the join is a dilation): scatter the joined label of each
-    # pixel to its cluster, all writes to one cluster agree.
+    # stroke pixel to its cluster, all writes to one cluster agree. Only stroke pixels are scattered: most of a
+    # high-contrast mask is background.
     owner = np.zeros(n, dtype=np.int32)
-    owner[char_labels.reshape(-1)] = joined_labels.reshape(-1)
+    ink = np.flatnonzero(mask)
+    owner[char_labels.reshape(-1)[ink]] = joined_labels.reshape(-1)[ink]
     owner, heights = owner[1:], char_stats[1:, cv2.CC_STAT_HEIGHT]
     order = np.lexsort((heights, owner))
-    owners, starts, counts = np.unique(owner[order], return_index=True, return_counts=True)
-    medians = heights[order][starts + (counts - 1) // 2]
-    return {int(k): (int(m), int(c)) for k, m, c in zip(owners, medians, counts, strict=True)}
+    owners, starts, sizes = np.unique(owner[order], return_index=True, return_counts=True)
+    medians[owners] = heights[order][starts + (sizes - 1) // 2]
+    counts[owners] = sizes
+    return medians, counts
 
 
 def _labelled(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
