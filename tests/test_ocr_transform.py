@@ -404,6 +404,17 @@ def test_colour_view_of_ybr_frames_is_the_chroma_of_their_rgb_colours():
     assert np.abs(colour - (rgb.max(axis=-1) - rgb.min(axis=-1))).max() <= 1
 
 
+def test_grey_view_of_8_bit_rgb_is_the_rounded_bt601_luma_of_every_colour():
+    # All 2**24 colours, as one 4096 x 4096 frame: the view's lookup tables must give the float32 luma's rounding.
+    code = np.arange(1 << 24, dtype=np.uint32)
+    rgb = np.stack([code >> 16, code >> 8 & 255, code & 255]).astype(np.uint8).reshape(3, 1, 4096, 4096)
+    red, green, blue = (rgb[c].astype(np.float32) for c in range(3))
+    luma = red * np.float32(0.299) + green * np.float32(0.587) + blue * np.float32(0.114)
+    expected = np.clip(luma + np.float32(0.5), 0, 255).astype(np.uint8)
+
+    assert np.array_equal(build_ocr_view(rgb, "RGB").frames, expected)
+
+
 def _crc32_collision() -> tuple[np.ndarray, np.ndarray]:
     """Two different 8-byte rows with the same CRC-32 (a birthday search over seeded random rows)."""
     seen: dict[int, np.ndarray] = {}

@@ -47,6 +47,9 @@ _PALETTE_TAGS = (
 _MAX_PALETTE_TABLES = 4
 _PALETTE_TABLES: dict[tuple, np.ndarray] = {}
 _PALETTE_LOCK = threading.Lock()
+# ITU-R BT.601 luma weights, and their float32 products with every 8-bit value (:func:`_rgb_grey`'s lookup tables).
+_LUMA_WEIGHTS = (np.float32(0.299), np.float32(0.587), np.float32(0.114))
+_LUMA_TABLES = tuple(np.arange(256, dtype=np.float32) * weight for weight in _LUMA_WEIGHTS)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def build_ocr_view(
         grey = pixels[0]
     else:
         low, high = _window(pixels[0], header)
-        grey = _stretch(pixels[0].astype(np.float32), low, high)
+        grey = _stretch(pixels[0], low, high)
         hidden = _hidden_text(pixels[0], low, high)
     if photometric == "MONOCHROME1":
         grey = 255 - grey
@@ -187,7 +190,9 @@ def _colour_to_grey(channels: np.ndarray, photometric: str) -> np.ndarray:
         # The luma channel is exactly what a viewer shows as brightness.
         if channels.dtype == np.uint8:
             return channels[0].copy()
-        luma = channels[0].astype(np.float32)
+        luma = channels[0]
+    elif channels.dtype == np.uint8:
+        return _rgb_grey(channels)
     else:
         luma = _rgb_luma(channels)
     if channels.dtype.itemsize > 1:
@@ -201,10 +206,27 @@ def _rgb_luma(channels: np.ndarray) -> np.ndarray:
     luma = np.empty(channels.shape[1:], np.float32)
     for frame, out in enumerate(luma):
         red, green, blue = (channels[c, frame].astype(np.float32) for c in range(3))
-        np.multiply(red, np.float32(0.299), out=out)
-        out += green * np.float32(0.587)
-        out += blue * np.float32(0.114)
+        np.multiply(red, _LUMA_WEIGHTS[0], out=out)
+        out += green * _LUMA_WEIGHTS[1]
+        out += blue * _LUMA_WEIGHTS[2]
     return luma
+
+
+def _rgb_grey(channels: np.ndarray) -> np.ndarray:
+    """The grey view of ``(3, F, H, W)`` 8-bit RGB values: :func:`_rgb_luma` rounded to uint8, the same values
+    (checked over all 2**24 colours), a frame at a time through lookup tables of each channel's float32 products.
+
+    On a 30-frame 480 x 640 cine: 16 ms against 34, and no 37 MB float32 luma of the whole cine, whose fresh pages
+    cost 28 to 136 ms more in the pipeline.
+    """
+    grey = np.empty(channels.shape[1:], np.uint8)
+    luma, part = np.empty(channels.shape[2:], np.float32), np.empty(channels.shape[2:], np.float32)
+    for frame, out in enumerate(grey):
+        cv2.LUT(channels[0, frame], _LUMA_TABLES[0], dst=luma)
+        cv2.add(luma, cv2.LUT(channels[1, frame], _LUMA_TABLES[1], dst=part), dst=luma)
+        cv2.add(luma, cv2.LUT(channels[2, frame], _LUMA_TABLES[2], dst=part), dst=luma)
+        _round_into(luma, 0.0, 1.0, out)
+    return grey
 
 
 def _window(mono: np.ndarray, header: pydicom.Dataset | None) -> tuple[float, float]:
@@ -274,16 +296,22 @@ def _header_window(header: pydicom.Dataset | None) -> tuple[float, float] | None
 
 
 def _stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``values`` (float32, overwritten) mapped from ``[low, high]`` onto ``[0, 255]`` and rounded to uint8, a frame
-    at a time."""
+    """``values`` mapped from ``[low, high]`` onto ``[0, 255]`` and rounded to uint8, a frame at a time through one
+    float32 buffer (a float32 copy of every frame at once costs its fresh pages on long cines)."""
     if high <= low:
         high = low + 1.0
-    scale = 255.0 / (high - low)
     grey = np.empty(values.shape, np.uint8)
+    buffer = np.empty(values.shape[-2:], np.float32)
     for frame, out in zip(values.reshape(-1, *values.shape[-2:]), grey.reshape(-1, *values.shape[-2:]), strict=True):
-        frame -= low
-        frame *= scale
-        frame += 0.5
-        np.clip(frame, 0, 255, out=frame)
-        out[...] = frame
+        buffer[...] = frame
+        _round_into(buffer, low, 255.0 / (high - low), out)
     return grey
+
+
+def _round_into(values: np.ndarray, low: float, scale: float, out: np.ndarray) -> None:
+    """``(values - low) * scale`` rounded and clipped into the uint8 ``out`` (``values``, float32, is overwritten)."""
+    values -= low
+    values *= scale
+    values += 0.5
+    np.clip(values, 0, 255, out=values)
+    out[...] = values
