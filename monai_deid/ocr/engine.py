@@ -25,7 +25,6 @@ import cv2
 import numpy as np
 import torch
 
-from monai_deid.allocator import keep_freed_memory
 from monai_deid.ocr.boxes import craft_boxes
 from monai_deid.ocr.fusion import fused_for_inference
 from monai_deid.ocr.mosaic import Mosaic, pack
@@ -250,9 +249,6 @@ def networks(settings: EngineSettings) -> Networks:
     The recogniser's prediction layer stays float32, and so do its LSTMs on CUDA and on other CPUs (not EasyOCR's
     int8 LSTMs: see :func:`get_reader`).
 
-    Building them also makes the process keep freed memory for the next file's arrays
-    (:func:`monai_deid.allocator.keep_freed_memory`): the networks' activations are made and freed for every batch.
-
     Args:
         settings: engine settings (``device`` and ``half`` are used).
     """
@@ -260,7 +256,6 @@ def networks(settings: EngineSettings) -> Networks:
     dtype = cpu_dtype(settings.half) if device == "cpu" else torch.float32
     key = (device, dtype)
     if key not in _NETWORKS:
-        keep_freed_memory()
         reader = get_reader(device)
         detector, recognizer = _bare(reader.detector), _bare(reader.recognizer)
         if device == "cpu":
