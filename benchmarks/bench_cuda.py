@@ -13,13 +13,16 @@ Then, on ``--device``:
    (``bench_stages``): milliseconds per file and per frame, each stage's share, frames/s;
 2. end to end: ``monai-deid run --workers N`` for each N of ``--workers``, whole command in a subprocess; the figure
    is steady frames/s after the warm-ups (``bench_end_to_end.RunTiming.steady``), and the CPU with ``--workers auto``
-   on the same files as the baseline of the same run (``--no-cpu`` skips it);
+   on the same files as the baseline of the same run (``--no-cpu`` skips it); "cores busy" is the command's processor
+   seconds (its workers' included) over its wall time, start-up included: near the core count, the host is the limit;
 3. PHI: every planted string of the single-frame files is read back from each run's outputs with EasyOCR on the CPU
-   (``planted_phi.score_tool``): PHI removed, labels destroyed.
+   (``planted_phi.score_tool``): PHI removed, labels destroyed; ``--phi first`` reads back only each device's first
+   run (the same code per file, whatever the worker count), ``--phi none`` none.
 
 Usage:
     PYTHONPATH=$PWD python -m benchmarks.bench_cuda [--workdir /tmp/monai-deid-cuda] [--device cuda]
-        [--files 64] [--frames 30] [--workers 1 auto] [--no-cpu] [--markdown FILE]
+        [--files 64] [--frames 30] [--workers 1 auto] [--no-cpu] [--no-stages] [--phi every|first|none]
+        [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -168,7 +171,9 @@ def _rate_row(timing: RunTiming, baseline: float | None) -> str:
     files, frames, seconds = timing.steady()
     rate = frames / seconds if seconds else 0.0
     ratio = f"{rate / baseline:.2f}x" if baseline else "baseline"
-    return f"| {timing.tool} | {timing.corpus_set} | {files} | {frames} | {seconds:.2f} | {rate:.1f} | {ratio} |"
+    busy = timing.cpu_s / timing.wall_s if timing.wall_s else 0.0
+    cells = f"{files} | {frames} | {seconds:.2f} | {rate:.1f} | {ratio} | {busy:.1f}"
+    return f"| {timing.tool} | {timing.corpus_set} | {cells} |"
 
 
 def main() -> None:
@@ -180,6 +185,9 @@ def main() -> None:
     parser.add_argument("--workers", nargs="+", default=["1", "auto"], help="worker counts to run, or auto")
     parser.add_argument("--no-cpu", action="store_true", help="skip the CPU baseline")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage table")
+    parser.add_argument(
+        "--phi", choices=("every", "first", "none"), default="every", help="which runs to read back for PHI"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     args = parser.parse_args()
     workdir = args.workdir.resolve()
@@ -199,8 +207,8 @@ def main() -> None:
     if not args.no_cpu:
         runs.append(("cpu --workers auto", "auto", "cpu"))
     lines += [
-        "| run | set | files | frames | seconds | frames/s | vs first |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| run | set | files | frames | seconds | frames/s | vs first | cores busy |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     reader, phi = make_reader(), {}
     inputs = InputCache(workdir / "single", reader)
@@ -215,7 +223,8 @@ def main() -> None:
             print(lines[-1], flush=True)
             _, frames, seconds = timing.steady()
             baselines.setdefault(folder, frames / seconds if seconds else 0.0)
-            if folder == "single":
+            first = not any(k.startswith(device) for k in phi)
+            if folder == "single" and (args.phi == "every" or (args.phi == "first" and first)):
                 audit = out.with_name(out.name + ".audit.jsonl")
                 phi[label] = summarize(score_tool(key, outputs_from_audit(workdir / "single", audit), inputs))
     lines += ["", "| run | PHI planted | removed | kept | labels destroyed |", "| --- | ---: | ---: | ---: | ---: |"]

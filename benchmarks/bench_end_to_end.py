@@ -28,6 +28,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,7 @@ class RunTiming:
         wall_s: the whole process, start-up included.
         files: per input file (corpus-set relative), in completion order: ``(name, status, done_s)``.
         frames: frames of each input file.
+        cpu_s: processor seconds (user and system) of the command and its workers, start-up included.
         note: anything the reader must know (failures, missing tools).
     """
 
@@ -74,6 +76,7 @@ class RunTiming:
     wall_s: float = 0.0
     files: list[tuple[str, str, float]] = field(default_factory=list)
     frames: dict[str, int] = field(default_factory=dict)
+    cpu_s: float = 0.0
     note: str = ""
 
     def per_file_seconds(self) -> dict[str, float]:
@@ -116,6 +119,13 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _children_cpu_s() -> float:
+    """Processor seconds of this process's ended children and theirs (a worker pool's workers end in their
+    parent)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_monai_cli(
     corpus_set: Path,
     output: Path,
@@ -148,7 +158,7 @@ def run_monai_cli(
         command += ["--config", str(config)]
         label = "header-only monai-deid"
     timing = RunTiming(label, corpus_set.name, frames=_frames(corpus_set))
-    start = time.perf_counter()
+    start, cpu_before = time.perf_counter(), _children_cpu_s()
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=_env() | (env or {}), cwd=REPO)
         seen = 0
@@ -168,6 +178,7 @@ def run_monai_cli(
                 break
             time.sleep(_POLL_S)
     timing.wall_s = time.perf_counter() - start
+    timing.cpu_s = _children_cpu_s() - cpu_before
     if process.returncode not in (0, 1):  # 1 means "some files not written", which the table shows
         timing.note = f"exit status {process.returncode}, see {log}"
     return timing
