@@ -51,8 +51,8 @@ _WORKER_MEMORY = 2 << 30
 #: 16 CRAFT canvases of 1024x768), plus its CUDA context.
 _GPU_WORKER_MEMORY = 8 << 30
 #: GPU workers share the card: each spends most of a frame on the host (stroke test, header matching, verification,
-#: file writing), so on an H100 with 16 cores 4 workers read 1024x768 frames 2.8x as fast as one; 9 workers only
-#: 1.2x, their processes taking turns on the GPU (BENCHMARKS.md, CUDA).
+#: file writing), so on an H100 with 16 cores 4 workers read 1024x768 frames 3.0x as fast as one; 8 workers 2.3x,
+#: their processes taking turns on the GPU and on about 11 effective cores (BENCHMARKS.md, CUDA).
 _GPU_WORKERS = 4
 
 
