@@ -19,10 +19,14 @@ Then, on ``--device``:
    (``planted_phi.score_tool``): PHI removed, labels destroyed; ``--phi first`` reads back only each device's first
    run (the same code per file, whatever the worker count), ``--phi none`` none.
 
+``--config FILE`` passes a pipeline configuration to every end-to-end run (``detect: {detector: lines}`` with
+``verify: {detector: lines}`` measures the CPU's line reading on the GPU); the per-stage table always runs the
+default pipeline.
+
 Usage:
     PYTHONPATH=$PWD python -m benchmarks.bench_cuda [--workdir /tmp/monai-deid-cuda] [--device cuda]
         [--files 64] [--frames 30] [--workers 1 auto] [--no-cpu] [--no-stages] [--phi every|first|none]
-        [--markdown FILE]
+        [--config FILE] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -162,9 +166,10 @@ def _stage_rows(name: str, files: list[Path], workdir: Path, device: str) -> lis
     return [*stage_table(name, seconds, len(measured), frames), rate, ""]
 
 
-def _run(folder: Path, out: Path, workers: int | str, device: str) -> RunTiming:
+def _run(folder: Path, out: Path, workers: int | str, device: str, config: Path | None) -> RunTiming:
     out.parent.mkdir(parents=True, exist_ok=True)
-    return run_monai_cli(folder, out, workers, out.with_suffix(".log"), extra=["--device", device])
+    extra = ["--device", device, *(["--config", str(config)] if config else [])]
+    return run_monai_cli(folder, out, workers, out.with_suffix(".log"), extra=extra)
 
 
 def _rate_row(timing: RunTiming, baseline: float | None) -> str:
@@ -188,6 +193,7 @@ def main() -> None:
     parser.add_argument(
         "--phi", choices=("every", "first", "none"), default="every", help="which runs to read back for PHI"
     )
+    parser.add_argument("--config", type=Path, help="monai-deid run --config for every end-to-end run")
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     args = parser.parse_args()
     workdir = args.workdir.resolve()
@@ -217,7 +223,7 @@ def main() -> None:
         # The cine is one file: only the first GPU run and the CPU run read it.
         for folder in ("single", "cine") if run_index == 0 or device == "cpu" else ("single",):
             out = workdir / "runs" / f"{label.replace(' ', '_')}_{folder}"
-            timing = _run(workdir / folder, out, workers, device)
+            timing = _run(workdir / folder, out, workers, device, args.config)
             timing.tool = label
             lines.append(_rate_row(timing, baselines.get(folder)))
             print(lines[-1], flush=True)
