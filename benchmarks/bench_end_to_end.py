@@ -120,8 +120,8 @@ def _env() -> dict[str, str]:
 
 
 def _children_cpu_s() -> float:
-    """Processor seconds of this process's ended children and theirs (a worker pool's workers end in their
-    parent)."""
+    """Processor seconds of this process's children that have ended and been waited for, their own children
+    included (a command's workers count once the command has waited for them)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 

@@ -47,8 +47,8 @@ _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
 _QUARANTINE_ERRORS = (UnsupportedContentError, VerificationError)
 #: Memory one worker process needs (its networks and one image in flight; about 1.45 GB measured at peak).
 _WORKER_MEMORY = 2 << 30
-#: One GPU worker's share of the card: 6.6 GiB reserved at most on an H100 (networks, cuDNN workspaces, a batch of
-#: 16 CRAFT canvases of 1024x768), plus its CUDA context.
+#: One GPU worker's share of the card: 3.6 to 6.6 GiB reserved at most on an H100 in two sessions (networks, cuDNN
+#: workspaces, a batch of 16 CRAFT canvases of 1024x768), plus its CUDA context.
 _GPU_WORKER_MEMORY = 8 << 30
 #: GPU workers share the card: each spends most of a frame on the host (stroke test, header matching, verification,
 #: file writing), so on an H100 with 16 cores 4 workers read 1024x768 frames 3.0x as fast as one; 8 workers 2.3x,
