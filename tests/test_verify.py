@@ -123,6 +123,23 @@ def test_the_bands_are_read_again_where_redaction_touched_them_or_on_request() -
     assert "pixels:header:PatientName" in VerifyDeidentified().pixel_leaks(image, header, [short], inventory)
 
 
+@pytest.mark.parametrize("detector", ["lines", "craft"])
+def test_both_bands_read_together_report_what_each_holds(detector: str) -> None:
+    # The top and bottom bands of a frame are read in one pass, each band with a stroke test of its own: a name left
+    # in the top band and an ID in the bottom band are both found.
+    header = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
+    header.PatientName, header.PatientID = "Quist^Ada", "55092214"
+    inventory = capture_inventory(header)
+    frame = render_text(np.zeros((256, 320), np.uint8), [(6, 4, "QUIST, ADA"), (6, 234, "ID 55092214")], size=15)
+    image = torch.from_numpy(frame.copy())[None, None]
+    near_both = [
+        TextRegion((0,), (200, 4, 260, 20), "", 0.9, is_phi=True, reason="pattern:date"),
+        TextRegion((0,), (200, 234, 260, 250), "", 0.9, is_phi=True, reason="pattern:date"),
+    ]
+    leaks = VerifyDeidentified(detector=detector).pixel_leaks(image, header, near_both, inventory)
+    assert leaks == ["pixels:header:PatientID", "pixels:header:PatientName"]
+
+
 def test_the_bands_are_read_in_the_view_of_text_the_window_hides() -> None:
     # A name on a real CT's padding at -778 HU, below its 40/100 window, as RedactPixels would leave it if detection
     # had missed it: black on black in the windowed view, read in the view of what the window hides.

@@ -47,7 +47,7 @@ from monai_deid.ocr.lines import (
 )
 from monai_deid.regions import TextRegion
 
-__all__ = ["FrameWork", "Reading", "plan_frame", "read_frames", "scan_frames"]
+__all__ = ["FrameWork", "Reading", "plan_frame", "plan_zones", "read_frames", "scan_frames"]
 
 # Large text is looked for again on the frame shrunk this many times (see ``shrunk_stroke_components``): there,
 # characters of 40 to 160 pixels are 10 to 40 pixels tall.
@@ -118,6 +118,34 @@ def plan_frame(
         shrunk = shrunk_stroke_components(grey, _LARGE_TEXT_SHRINK, min_contrast, within)
         areas += large_text_areas(shrunk, grey.shape)
     return FrameWork(grey, merge_areas(areas), lines, turned)
+
+
+def plan_zones(
+    grey: np.ndarray, settings: EngineSettings, min_contrast: int, zones: Sequence[np.ndarray | None]
+) -> FrameWork:
+    """:func:`plan_frame` in each zone (a mask; ``None``: the whole frame), as one piece of work for one reading pass.
+
+    Each zone has a stroke test of its own: over all at once the test would search the zones' bounding box (the
+    whole frame, for the top and bottom header bands).
+    """
+    plans = [plan_frame(grey, settings, min_contrast, zone) for zone in zones]
+    if len(plans) == 1:
+        return plans[0]
+    lines: list[Box] = []
+    turned: list[Box] = []
+    areas: list[CandidateArea] = []
+    for plan in plans:
+        lines += [line for line in plan.lines if line not in lines]
+        turned += [line for line in plan.turned if line not in turned]
+        areas += [area for area in plan.areas if area not in areas]
+    return FrameWork(grey, areas, lines, turned)
+
+
+def _zones(within: np.ndarray | None) -> list[np.ndarray | None]:
+    """The zones of a ``within`` mask numbered from 1 (``[None]``: no mask, the whole frame)."""
+    if within is None:
+        return [None]
+    return [(within == zone).view(np.uint8) for zone in range(1, int(within.max(initial=0)) + 1)]
 
 
 def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[list[Reading]]:
@@ -366,7 +394,9 @@ def scan_frames(
         settings: engine settings.
         min_contrast: smallest stroke contrast (grey levels) the text-presence test treats as possible text.
         known: text already read on these frames (in another view of them): lines it explains are not read again.
-        within: optional ``(H, W)`` mask: only strokes touching its non-zero pixels are read (an area of every frame).
+        within: optional ``(H, W)`` uint8 mask: only strokes touching its non-zero pixels are read (areas of every
+            frame). Its values 1, 2, ... mark zones, each with a stroke test of its own (:func:`plan_zones`); the
+            zones of a frame are read together.
 
     Returns:
         one region per distinct text at one place, listing every frame it is on; boxes in frame pixels.
@@ -374,7 +404,8 @@ def scan_frames(
     groups = distinct_frames(frames)
     firsts = sorted(groups)
     reference = frames[firsts[0]]
-    ref_work = _unread(plan_frame(reference, settings, min_contrast, within), firsts[0], known)
+    zones = _zones(within)
+    ref_work = _unread(plan_zones(reference, settings, min_contrast, zones), firsts[0], known)
     ref_readings = read_frames([ref_work], settings)[0]
     per_frame: dict[int, list[Reading]] = {firsts[0]: ref_readings}
     jobs: list[FrameWork] = []
@@ -382,8 +413,8 @@ def scan_frames(
         frame = frames[index]
         changed = changed_mask(frame, reference)
         kept = [r for r in ref_readings if unchanged(changed, r.box)]
-        search = changed if within is None else changed & (within != 0)
-        work = _unread(plan_frame(frame, settings, min_contrast, within=search), index, known)
+        search = [changed if zone is None else changed & zone for zone in zones]
+        work = _unread(plan_zones(frame, settings, min_contrast, search), index, known)
         # Reference lines whose pixels changed are read again on this frame, even if the stroke test saw nothing.
         redo = [r for r in ref_readings if r not in kept]
         lines = [r.box for r in redo if not r.turned]

@@ -17,7 +17,7 @@ from monai_deid.ocr.boxes import Box, grown
 from monai_deid.ocr.candidates import CandidateArea, stroke_pixels, upscale_for
 from monai_deid.ocr.dedup import distinct_frames
 from monai_deid.ocr.engine import EngineSettings, clear_reading_cache
-from monai_deid.ocr.scan import FrameWork, plan_frame, read_frames, scan_frames
+from monai_deid.ocr.scan import FrameWork, plan_zones, read_frames, scan_frames
 from monai_deid.ocr.view import OcrView, build_ocr_view
 from monai_deid.regions import TextRegion
 
@@ -322,11 +322,16 @@ def read_text_in_bands(
         build_ocr_view(pixels, _photometric(image, header), header, _bits_stored(image, header)), _MIN_CONTRAST
     )
     position = {frame: k for k, frame in enumerate(needed)}
+    # Bands read on the same frames are read together: one zone each, in one pass through the networks.
+    together: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+    for rows, frames in bands.items():
+        together.setdefault(tuple(frames), []).append(rows)
     regions: list[TextRegion] = []
-    for (y0, y1), frames in bands.items():
-        # The strokes that touch the band, as an area read takes them: a line that crosses its edge is read whole.
+    for frames, band_rows in together.items():
+        # The strokes that touch a band, as an area read takes them: a line that crosses its edge is read whole.
         within = np.zeros(views.frames.shape[1:], np.uint8)
-        within[y0:y1] = 1
+        for zone, (y0, y1) in enumerate(band_rows, start=1):
+            within[y0:y1] = zone
         band = _frames_of(views, [position[frame] for frame in frames])
         for r in _scan_views(band, settings, _MIN_CONTRAST, within):
             regions.append(TextRegion(tuple(frames[k] for k in r.frames), r.box, r.text, r.confidence))
@@ -348,16 +353,9 @@ def _area_work(grey: np.ndarray, boxes: Sequence[Box], settings: EngineSettings,
     """What to read in ``boxes`` (grown by ``margin``) of one frame's OCR view."""
     if settings.detector == "craft":
         return FrameWork(grey, [CandidateArea(grown(b, grey.shape, margin), upscale_for(b[3] - b[1])) for b in boxes])
-    # One stroke test per area: over all at once it would search their bounding box (the whole frame, for the top
-    # and bottom header bands).
-    lines: list[Box] = []
-    turned: list[Box] = []
-    areas: list[CandidateArea] = []
+    zones = []
     for x0, y0, x1, y1 in (grown(b, grey.shape, margin) for b in boxes):
-        mask = np.zeros(grey.shape, dtype=np.uint8)
-        mask[y0:y1, x0:x1] = 1
-        plan = plan_frame(grey, settings, within=mask)
-        lines += [line for line in plan.lines if line not in lines]
-        turned += [line for line in plan.turned if line not in turned]
-        areas += plan.areas
-    return FrameWork(grey, areas, lines, turned)
+        zone = np.zeros(grey.shape, dtype=np.uint8)
+        zone[y0:y1, x0:x1] = 1
+        zones.append(zone)
+    return plan_zones(grey, settings, _MIN_CONTRAST, zones)
