@@ -36,6 +36,7 @@ import json
 import platform
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -161,9 +162,10 @@ def _stage_rows(name: str, files: list[Path], workdir: Path, device: str) -> lis
     warm = [p for p in files if is_warmup(p)]
     measured = [p for p in files if not is_warmup(p)]
     time_stages(warm, workdir / "stages_out" / name, device)
-    seconds, frames = time_stages(measured, workdir / "stages_out" / name, device)
+    passes: Counter = Counter()
+    seconds, frames = time_stages(measured, workdir / "stages_out" / name, device, passes=passes)
     rate = f"{frames / sum(seconds.values()):.1f} frames/s in one process"
-    return [*stage_table(name, seconds, len(measured), frames), rate, ""]
+    return [*stage_table(name, seconds, len(measured), frames, passes), rate, ""]
 
 
 def _run(folder: Path, out: Path, workers: int | str, device: str, config: Path | None) -> RunTiming:
