@@ -44,13 +44,13 @@ def counting_passes(counts: Counter) -> Iterator[None]:
     ``"recogniser"``). On a GPU each pass ends with its results copied back to the host: a round trip."""
     score_maps, recognize = engine._score_maps, engine._recognize
 
-    def detector_pass(*args: Any) -> Any:
+    def detector_pass(*args: Any, **kwargs: Any) -> Any:
         counts["detector"] += 1
-        return score_maps(*args)
+        return score_maps(*args, **kwargs)
 
-    def recogniser_pass(*args: Any) -> Any:
+    def recogniser_pass(*args: Any, **kwargs: Any) -> Any:
         counts["recogniser"] += 1
-        return recognize(*args)
+        return recognize(*args, **kwargs)
 
     engine._score_maps, engine._recognize = detector_pass, recogniser_pass
     try:

@@ -353,7 +353,7 @@ def _area_work(grey: np.ndarray, boxes: Sequence[Box], settings: EngineSettings,
     """What to read in ``boxes`` (grown by ``margin``) of one frame's OCR view."""
     if settings.detector == "craft":
         return FrameWork(grey, [CandidateArea(grown(b, grey.shape, margin), upscale_for(b[3] - b[1])) for b in boxes])
-    zones = []
+    zones: list[np.ndarray | None] = []
     for x0, y0, x1, y1 in (grown(b, grey.shape, margin) for b in boxes):
         zone = np.zeros(grey.shape, dtype=np.uint8)
         zone[y0:y1, x0:x1] = 1
