@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import pickle
+import threading
 
+import easyocr
 import torch
 from torch import nn
 
+from monai_deid.ocr import engine
 from monai_deid.ocr.engine import EngineSettings, get_reader, networks
 from monai_deid.ocr.fusion import fused_for_inference
 
@@ -40,6 +43,39 @@ def test_fused_recogniser_matches_easyocr():
     torch.testing.assert_close(got, expected, atol=2e-4, rtol=1e-3)
     assert _layers(fused, nn.MaxPool2d) == 0 and _layers(fused, nn.AdaptiveAvgPool2d) == 0
     assert torch.equal(got.argmax(dim=2), expected.argmax(dim=2))
+
+
+def test_reader_holds_every_weight_easyocr_loads():
+    # get_reader builds EasyOCR's networks without drawing their random initial weights: every parameter and buffer
+    # must still be the one EasyOCR's own reader loads from the weight files.
+    shipped = easyocr.Reader(
+        ["en"], gpu=False, quantize=False, model_storage_directory=engine._model_dir(), download_enabled=False
+    )
+    reader = get_reader("cpu")
+
+    for ours, theirs in ((reader.detector, shipped.detector), (reader.recognizer, shipped.recognizer)):
+        expected = theirs.state_dict()
+        got = ours.state_dict()
+        assert got.keys() == expected.keys()
+        assert all(torch.equal(got[k], expected[k]) for k in expected)
+
+
+def test_reader_build_draws_no_random_numbers_and_other_threads_still_do():
+    torch.manual_seed(0)
+    expected = torch.rand(8)
+    torch.manual_seed(0)
+    with engine._NoRandomInit():
+        nn.Linear(64, 64), nn.Conv2d(3, 8, 3), nn.LSTM(8, 8, bidirectional=True), nn.BatchNorm2d(8)
+    assert torch.equal(torch.rand(8), expected)  # nothing was drawn from the generator
+
+    built = {}
+    with engine._NoRandomInit():
+        worker = threading.Thread(target=lambda: built.update(linear=nn.Linear(64, 64)))
+        worker.start()
+        worker.join()
+    weight = built["linear"].weight.detach()
+    bound = 1 / 8  # kaiming_uniform_ with a = sqrt(5) on 64 inputs: U(-1/8, 1/8)
+    assert weight.abs().max() <= bound and weight.std() > bound / 4  # drawn, not left as allocated
 
 
 def test_pooling_that_is_not_window_equal_stride_is_kept():

@@ -24,6 +24,7 @@ from functools import cache
 import cv2
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 from monai_deid.ocr.boxes import craft_boxes
 from monai_deid.ocr.fusion import fused_for_inference
@@ -156,16 +157,47 @@ def get_reader(device: str = "cpu"):
             benchmark = torch.backends.cudnn.benchmark
             # Not quantised: EasyOCR's int8 dynamic LSTM runs step by step on CPU, slower than PyTorch's fused float32
             # LSTM, and makes a reading depend on the other crops of its batch (the scale is set per batch).
-            _READERS[device] = easyocr.Reader(
-                ["en"],
-                gpu=False if device == "cpu" else device,
-                quantize=False,
-                model_storage_directory=_model_dir(),
-                download_enabled=False,
-                verbose=False,
-            )
+            with _NoRandomInit():
+                _READERS[device] = easyocr.Reader(
+                    ["en"],
+                    gpu=False if device == "cpu" else device,
+                    quantize=False,
+                    model_storage_directory=_model_dir(),
+                    download_enabled=False,
+                    verbose=False,
+                )
             torch.backends.cudnn.benchmark = benchmark
         return _READERS[device]
+
+
+class _NoRandomInit(TorchFunctionMode):
+    """Leaves out the random initialisation of the modules built in this thread while it is active.
+
+    EasyOCR builds each network (CRAFT on torchvision's VGG-16, the recogniser's VGG features and LSTMs) with
+    PyTorch's random initialisation, then loads its weights over every parameter and buffer with a strict
+    ``load_state_dict``: the random numbers are never used, and drawing them was 1.5 s of each process's start on 2
+    cores. A torch function mode is thread-local, so modules other threads build meanwhile are initialised as usual.
+    """
+
+    _RANDOM_FILLS = frozenset(
+        {
+            torch.nn.init.uniform_,
+            torch.nn.init.normal_,
+            torch.nn.init.trunc_normal_,
+            torch.nn.init.kaiming_uniform_,
+            torch.nn.init.kaiming_normal_,
+            torch.nn.init.xavier_uniform_,
+            torch.nn.init.xavier_normal_,
+            torch.Tensor.uniform_,
+            torch.Tensor.normal_,
+        }
+    )
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self._RANDOM_FILLS:
+            return args[0] if args else kwargs["tensor"]  # the tensor left as it is, as the fill would return it
+        return func(*args, **kwargs)
 
 
 @dataclass(frozen=True)
