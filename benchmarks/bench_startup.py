@@ -20,6 +20,7 @@ import datetime
 import statistics
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 from benchmarks.bench_end_to_end import REPO, machine_description, run_monai_cli
@@ -50,6 +51,12 @@ def _seconds_printed(code: str) -> float:
     return float(done.stdout.split()[-1])
 
 
+def _command_seconds(folder: Path, workers: int, header_only: bool, workdir: Path) -> float:
+    """Wall time of ``monai-deid run`` on ``folder``, start-up included."""
+    name = f"{folder.name}_{workers}{'_header' if header_only else ''}"
+    return run_monai_cli(folder, workdir / f"out_{name}", workers, workdir / f"{name}.log", header_only).wall_s
+
+
 def _folders(workdir: Path) -> dict[str, Path]:
     """One slice and four slices of the benchmark's CT series (``bench_series``), warm-up slices left out."""
     series = workdir / "series"
@@ -69,18 +76,14 @@ def main() -> None:
     args = parser.parse_args()
     folders = _folders(args.workdir)
     cases = {
-        "import monai_deid.cli": lambda: _seconds_printed(_IMPORT),
-        "easyocr.Reader as shipped": lambda: _seconds_printed(_EASYOCR_READER),
-        "get_reader": lambda: _seconds_printed(_OUR_READER),
+        "import monai_deid.cli": partial(_seconds_printed, _IMPORT),
+        "easyocr.Reader as shipped": partial(_seconds_printed, _EASYOCR_READER),
+        "get_reader": partial(_seconds_printed, _OUR_READER),
     }
-    for name, workers in (("one", 1), ("four", 2)):
+    for name, workers, label in (("one", 1, "one slice, 1 worker"), ("four", 2, "four slices, 2 workers")):
         for header_only in (False, True):
-            label = f"command, {name} slice{'s' if name == 'four' else ''}, {workers} worker{'s' * (workers > 1)}"
-            label += ", header-only" if header_only else ""
-            out, log = args.workdir / f"out_{name}", args.workdir / f"{name}.log"
-            cases[label] = lambda f=folders[name], o=out, g=log, w=workers, h=header_only: (
-                run_monai_cli(f, o, w, g, header_only=h).wall_s
-            )
+            label_run = f"command, {label}{', header-only' if header_only else ''}"
+            cases[label_run] = partial(_command_seconds, folders[name], workers, header_only, args.workdir)
     seconds: dict[str, list[float]] = {label: [] for label in cases}
     for _ in range(args.rounds):
         for label, case in cases.items():

@@ -49,7 +49,12 @@ def test_reader_holds_every_weight_easyocr_loads():
     # get_reader builds EasyOCR's networks without drawing their random initial weights: every parameter and buffer
     # must still be the one EasyOCR's own reader loads from the weight files.
     shipped = easyocr.Reader(
-        ["en"], gpu=False, quantize=False, model_storage_directory=engine._model_dir(), download_enabled=False
+        ["en"],
+        gpu=False,
+        quantize=False,
+        model_storage_directory=engine._model_dir(),
+        download_enabled=False,
+        verbose=False,
     )
     reader = get_reader("cpu")
 

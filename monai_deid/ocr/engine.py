@@ -17,9 +17,10 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -135,6 +136,38 @@ def _model_dir() -> str:
     return easyocr_en_models.model_dir()
 
 
+class _NoRandomInit(TorchFunctionMode):
+    """Leaves out the random initialisation of the modules built in this thread while it is active.
+
+    EasyOCR builds each network (CRAFT on torchvision's VGG-16, the recogniser's VGG features and LSTMs) with
+    PyTorch's random initialisation, then loads its weights over every parameter and buffer with a strict
+    ``load_state_dict``: the random numbers are never used, and drawing them was 1.5 s of each process's start on 2
+    cores. A torch function mode is thread-local, so modules other threads build meanwhile are initialised as usual.
+    """
+
+    _RANDOM_FILLS = frozenset(
+        {
+            torch.nn.init.uniform_,
+            torch.nn.init.normal_,
+            torch.nn.init.trunc_normal_,
+            torch.nn.init.kaiming_uniform_,
+            torch.nn.init.kaiming_normal_,
+            torch.nn.init.xavier_uniform_,
+            torch.nn.init.xavier_normal_,
+            torch.Tensor.uniform_,
+            torch.Tensor.normal_,
+        }
+    )
+
+    def __torch_function__(
+        self, func: Callable, types: Collection[type], args: tuple = (), kwargs: dict | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        if func in self._RANDOM_FILLS:
+            return args[0] if args else kwargs["tensor"]  # the tensor left as it is, as the fill would return it
+        return func(*args, **kwargs)
+
+
 def get_reader(device: str = "cpu"):
     """The process's EasyOCR reader for ``device``, built on first use (never downloads), float32 throughout (see
     :func:`networks` for the forms monai-deid runs its networks in).
@@ -168,36 +201,6 @@ def get_reader(device: str = "cpu"):
                 )
             torch.backends.cudnn.benchmark = benchmark
         return _READERS[device]
-
-
-class _NoRandomInit(TorchFunctionMode):
-    """Leaves out the random initialisation of the modules built in this thread while it is active.
-
-    EasyOCR builds each network (CRAFT on torchvision's VGG-16, the recogniser's VGG features and LSTMs) with
-    PyTorch's random initialisation, then loads its weights over every parameter and buffer with a strict
-    ``load_state_dict``: the random numbers are never used, and drawing them was 1.5 s of each process's start on 2
-    cores. A torch function mode is thread-local, so modules other threads build meanwhile are initialised as usual.
-    """
-
-    _RANDOM_FILLS = frozenset(
-        {
-            torch.nn.init.uniform_,
-            torch.nn.init.normal_,
-            torch.nn.init.trunc_normal_,
-            torch.nn.init.kaiming_uniform_,
-            torch.nn.init.kaiming_normal_,
-            torch.nn.init.xavier_uniform_,
-            torch.nn.init.xavier_normal_,
-            torch.Tensor.uniform_,
-            torch.Tensor.normal_,
-        }
-    )
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func in self._RANDOM_FILLS:
-            return args[0] if args else kwargs["tensor"]  # the tensor left as it is, as the fill would return it
-        return func(*args, **kwargs)
 
 
 @dataclass(frozen=True)
