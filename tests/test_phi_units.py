@@ -3,9 +3,12 @@ free-text spans, and ClassifyPHId inside a MONAI Compose."""
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pydicom
 import pytest
 import torch
+import yaml
 from monai.transforms import Compose
 from pydicom.dataset import Dataset
 
@@ -20,7 +23,7 @@ from monai_deid.phi import (
     find_phi_spans,
     render,
 )
-from monai_deid.phi.allowlist import load_placeholders
+from monai_deid.phi.allowlist import _read_yaml, load_placeholders
 from monai_deid.regions import TextRegion
 from tests.datafiles import pydicom_data_file, pydicom_test_file
 from tests.test_phi_table import one_per_line
@@ -185,3 +188,12 @@ def test_extra_allowlist_file(tmp_path):
     site = ClassifyPHI(ner_model=None, extra_allowlist=extra)(regions, None)
     assert [r.is_phi for r in plain] == [True, True, True]
     assert [r.reason for r in site] == ["allowlist:site_probe", "allowlist:site_counter", "policy:doubt"]
+
+
+def test_shipped_vocabulary_reads_the_same_with_libyaml_and_pure_python():
+    """The allowlist reads its YAML with libyaml where PyYAML has it: the vocabulary must be the same terms and formats
+    that PyYAML's own safe loader reads."""
+    source = resources.files("monai_deid.phi").joinpath("clinical_vocabulary.yaml").read_text(encoding="utf-8")
+    expected = yaml.safe_load(source)
+    assert _read_yaml(source) == expected
+    assert sum(len(terms) for terms in expected.values()) > 100  # the whole file, not a stub

