@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from monai_deid.audit import AuditLog, default_audit_path, read_audit
@@ -132,6 +133,29 @@ def _workers(value: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected a number or auto, got {value!r}") from None
 
 
+def check_device(device: str, present: bool = True) -> None:
+    """Stop on a ``--device`` that is not ``cpu``, ``cuda`` or ``cuda:N``, or (with ``present``) names a GPU this
+    machine does not have. Counting the GPUs does not initialise CUDA, so forked workers may still use it."""
+    try:
+        kind = torch.device(device)
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind is None or kind.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {device!r}: expected cpu, cuda or cuda:N")
+    if present and kind.type == "cuda" and (kind.index or 0) >= torch.cuda.device_count():
+        raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA devices")
+
+
+def check_pipeline(kwargs: dict[str, Any], device_present: bool = True) -> None:
+    """Build the pipeline once here, so that a setting no stage takes stops the run with a usage error before any
+    worker starts (a worker that cannot build it fails every file instead)."""
+    check_device(kwargs.get("device") or "cpu", device_present)
+    try:
+        build_pipeline(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"the settings make no pipeline: {e}") from None
+
+
 def config_id(settings: dict[str, Any]) -> str:
     """A PHI-free fingerprint of the settings and the secret: reruns skip files done with the same one."""
     scrub = settings.get("scrub") or {}
@@ -176,6 +200,7 @@ def run_command(
     kwargs: dict[str, Any] = {"output_dir": output, **settings}
     if mapping is not None:
         kwargs["mapping_dir"] = mapping.with_name(mapping.name + ".parts")
+    check_pipeline(kwargs, device_present=engine != "ray")  # Ray's GPUs may be on other machines
     fingerprint = config_id(settings)
     earlier = read_audit(audit_path) if audit_path.is_file() else []
     done = done_earlier(earlier, fingerprint)
@@ -234,7 +259,12 @@ def _run_on_ray(
 def _verify_folder(folder: Path, device: str) -> int:
     """Re-check every file under ``folder``; one line per file, then the counts. A file that cannot be read is
     reported and the check goes on."""
+    if not folder.exists():
+        raise UsageError(f"{folder} does not exist")
     files, _ = find_inputs(folder)
+    if not files:
+        print(f"no DICOM files under {folder}: nothing was checked")
+        return EXIT_FAILURES
     verdicts: Counter[str] = Counter()
     for path in files:
         verdict, detail = _verify_file(path, device)
@@ -290,9 +320,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args.folder)
     if args.command == "verify":
+        check_device(args.device)
         return _verify_folder(args.folder, args.device)
     settings = stage_settings(args)
     if args.command == "inspect":
+        check_device(settings.get("device") or "cpu")
         from monai_deid.inspection import inspect_file
 
         stages = {name: settings.get(name) for name in ("detect", "classify", "scrub")}

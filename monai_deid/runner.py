@@ -223,19 +223,26 @@ class RunSummary:
 
 
 _worker_pipeline: Callable[[dict], dict] | None = None
+#: Why this worker could not build its pipeline (an exception's type name), or ``None``.
+_worker_failure: str | None = None
 
 
 def _init_worker(factory: Callable[..., Callable[[dict], dict]], kwargs: dict[str, Any], threads: int) -> None:
-    global _worker_pipeline
+    global _worker_pipeline, _worker_failure
     # workers share the cores: each takes its share instead of every worker spawning one thread per core, in the
     # networks (torch) and in the stroke test (OpenCV) alike
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
-    _worker_pipeline = factory(**kwargs)
+    try:
+        _worker_pipeline = factory(**kwargs)
+    except Exception as exc:  # raised here, the pool would start a new worker, forever; each file fails instead
+        _worker_failure = type(exc).__name__
 
 
 def _work(args: tuple[Path, Path | None]) -> AuditRecord:
-    assert _worker_pipeline is not None, "worker not initialised"
+    if _worker_pipeline is None:
+        reason = f"the worker could not build the pipeline ({_worker_failure})"
+        return AuditRecord(str(args[0]), None, Status.FAILED, reason=reason, code="internal_error")
     return process_file(args[0], _worker_pipeline, args[1])
 
 

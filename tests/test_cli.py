@@ -162,6 +162,10 @@ def test_all_good_exits_zero_and_audit_lies_outside_output(header_only: Path, tm
         ["run", "IN", "OUT", "--audit", "OUT/audit.jsonl"],
         ["run", "IN", "OUT", "--workers", "0"],
         ["run", "IN", "OUT", "--workers", "two"],
+        ["run", "IN", "OUT", "--device", "gpu"],
+        ["run", "IN", "OUT", "--device", "cuda:99"],
+        ["verify", "missing-folder"],
+        ["verify", ".", "--device", "cuda:99"],
         ["frobnicate"],
     ],
 )
@@ -169,6 +173,42 @@ def test_usage_errors_exit_two(args: list[str], tmp_path: Path) -> None:
     (tmp_path / "IN").mkdir()
     result = _monai_deid(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_setting_no_stage_takes_stops_the_run_before_the_workers_start(tmp_path: Path) -> None:
+    # Raised in the workers, it made the pool start new workers forever.
+    batch = tmp_path / "in"
+    batch.mkdir()
+    for name in GOOD[:2]:
+        shutil.copy(pydicom_test_file(name), batch / name)
+    config = tmp_path / "typo.yaml"
+    config.write_text("detect:\n  detectr: lines\n")
+    result = _monai_deid("run", batch, tmp_path / "out", "--workers", "2", "--config", config)
+    assert result.returncode == 2 and "detectr" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _broken_factory() -> None:
+    raise OSError("the weights are gone")
+
+
+def test_workers_that_cannot_build_the_pipeline_fail_each_file_and_the_batch_ends(tmp_path: Path) -> None:
+    from monai_deid.audit import AuditLog
+    from monai_deid.runner import run_batch
+
+    files = [pydicom_test_file(name) for name in GOOD]
+    with AuditLog(tmp_path / "audit.jsonl") as audit:
+        summary = run_batch(files, _broken_factory, {}, audit, workers=2, progress=False)
+    records = read_audit(tmp_path / "audit.jsonl")
+    assert summary.not_written == len(GOOD) and len(records) == len(GOOD)
+    assert {r.reason for r in records} == {"the worker could not build the pipeline (OSError)"}
+
+
+def test_verify_finds_nothing_to_check_in_an_empty_folder_and_fails(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = _monai_deid("verify", tmp_path / "empty")
+    assert result.returncode == 1 and "nothing was checked" in result.stdout
 
 
 def test_two_workers_write_the_same_files_as_one(mixed_batch: Path, header_only: Path, tmp_path: Path) -> None:
