@@ -227,6 +227,20 @@ def test_large_text_is_read_by_the_cpu_detector(tmp_path, detector, size):
         assert is_found(regions, line, 0), line.text
 
 
+@pytest.mark.parametrize("size", [12, 30, 48])
+@pytest.mark.parametrize("word", ["LI", "JI"])
+def test_a_lone_word_of_two_narrow_letters_is_read(detector, word, size):
+    # A surname such as LI, alone or set apart from the given name by a gap wider than the stroke test's join, is
+    # narrower than two character heights: the stroke test did not take it for a line, and it was never read.
+    base = background(240, 320, "texture", 0.1, np.random.default_rng(size))
+    grey, (rendered,) = draw_strings(base, [word], "sans", size, 0.95, origin=(100, 100))
+    image = torch.as_tensor((grey * 255).astype(np.uint8))[None, None]
+
+    regions = detector(image)
+
+    assert any(text_similarity(r.text, word) == 1 and iou(r.box, rendered.box) > 0.3 for r in regions), regions
+
+
 def test_bold_text_between_the_two_searches_is_read(detector):
     # Bold letters of 58 pixels over a real CT: strokes as wide as the stroke kernel, so the full-size search misses
     # them, and 40 pixels tall as the shrunk search measures them (in steps of 4), exactly its threshold.

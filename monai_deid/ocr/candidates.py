@@ -59,6 +59,10 @@ COARSE_SCALE = 0.5
 _ANNOTATION_MAX_HEIGHT = 40
 # Fewest characters in a component for it to count as a text line.
 _MIN_LINE_CHARS = 2
+# Narrowest text line, in character heights: a word of two narrow letters ("LI", "JI", "TI") is 0.8 to 1 heights
+# wide once its characters stand farther apart than the join reaches (from about 30 px). At 2 heights, the limit
+# until the nineteenth session, such a word standing alone was never read.
+_MIN_LINE_WIDTH = 0.8
 # Higher stroke contrasts searched separately: text that touches fainter speckle or anatomy at the noise-adapted
 # level stands alone at one of these (overlay text is near white or black on the view).
 _OVERLAY_CONTRASTS = (48, 96, 160)
@@ -380,7 +384,7 @@ def _scale(width: int, height: int, char_height: int, chars: int) -> float:
         chars >= _MIN_LINE_CHARS
         and char_height >= _MIN_LINE_HEIGHT
         and height <= _MAX_LINES * char_height
-        and width >= 2 * char_height
+        and width >= _MIN_LINE_WIDTH * char_height
     )
     return upscale_for(char_height) if line_like else COARSE_SCALE
 
