@@ -7,6 +7,7 @@ It never holds header values or recognised text.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -53,6 +54,15 @@ def default_audit_path(output_dir: str | Path) -> Path:
     return output_dir.with_name(output_dir.name + ".audit.jsonl")
 
 
+def open_private(path: str | Path, mode: str = "a") -> IO[str]:
+    """Open the text file ``path`` (UTF-8, no newline translation), created readable and writable by its owner only:
+    audits, identifier mappings and secrets hold PHI or keys. An existing file keeps its permissions."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    return path.open(mode, newline="", encoding="utf-8")
+
+
 class AuditLog:
     """Append-only JSON Lines writer; each record is flushed so a crash loses at most the file in flight.
 
@@ -62,8 +72,7 @@ class AuditLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = self.path.open("a", encoding="utf-8")
+        self._file: IO[str] = open_private(self.path)
 
     def write(self, record: AuditRecord) -> None:
         self._file.write(record.to_json() + "\n")

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import yaml
 
-from monai_deid.audit import AuditLog, default_audit_path, read_audit
+from monai_deid.audit import AuditLog, default_audit_path, open_private, read_audit
 from monai_deid.errors import DeidError
 from monai_deid.phi.policy import DOUBT_REASON
 from monai_deid.pipeline import STAGES, build_pipeline, merge_mapping_parts
@@ -302,7 +302,8 @@ def _demo(folder: Path) -> int:
     write_sample_set(inputs)
     secret_file = folder / "demo-secret.txt"
     if not secret_file.exists():
-        secret_file.write_text(secrets.token_hex(32))
+        with open_private(secret_file, "w") as f:
+            f.write(secrets.token_hex(32))
     settings = {"scrub": {"secret_file": str(secret_file)}, "classify": {"ner_model": None}}
     summary = run_command(
         inputs, folder / "output", settings, folder / "audit.jsonl", folder / "quarantine", report=folder / "report"

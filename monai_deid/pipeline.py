@@ -15,6 +15,7 @@ from typing import Any
 from monai.transforms import Compose
 from pydicom.datadict import keyword_for_tag
 
+from monai_deid.audit import open_private
 from monai_deid.io import LoadDicomWithMetad, SaveDicomd
 from monai_deid.ocr import DetectBurnedInTextd
 from monai_deid.phi import ClassifyPHId
@@ -62,8 +63,7 @@ class DeidPipeline(Compose):
     def _append_mapping(self) -> None:
         pairs = self.mapping.drain()
         if pairs:
-            self.mapping_part.parent.mkdir(parents=True, exist_ok=True)
-            with self.mapping_part.open("a", newline="", encoding="utf-8") as f:
+            with open_private(self.mapping_part) as f:
                 csv.writer(f).writerows(pairs)
 
 

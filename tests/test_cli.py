@@ -228,6 +228,7 @@ def test_demo_generates_writes_and_reports_the_broken_file(tmp_path: Path) -> No
     (broken,) = [r for r in records if r.status != "ok"]
     assert Path(broken.source).name == "broken_truncated.dcm" and broken.status == "failed"
     assert "Look at" in result.stdout and (tmp_path / "demo" / "report" / "review.html").is_file()
+    assert (tmp_path / "demo" / "demo-secret.txt").stat().st_mode & 0o777 == 0o600
     verify = _monai_deid("verify", tmp_path / "demo" / "output")
     assert verify.returncode == 0, verify.stdout
     assert f"{len(records) - 1} of {len(records) - 1} files pass" in verify.stdout
@@ -312,6 +313,9 @@ def test_mapping_links_original_identifiers_to_pseudonyms(header_only: Path, tmp
     assert rows[original.SOPInstanceUID] == output.SOPInstanceUID
     assert rows[original.PatientID] == output.PatientID
     assert not list(tmp_path.glob("private/*.parts"))
+    # the mapping and the audit hold PHI: only their owner may read them
+    for path in (mapping, tmp_path / "out.audit.jsonl"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
 
 
 def test_a_worker_holds_networks_and_stroke_test_to_its_share_of_cores() -> None:

@@ -9,6 +9,8 @@ import csv
 import threading
 from pathlib import Path
 
+from monai_deid.audit import open_private
+
 __all__ = ["IdentifierMapping"]
 
 
@@ -52,8 +54,7 @@ class IdentifierMapping:
     def write_csv(self, path: str | Path) -> Path:
         """Write the pairs as CSV with header ``id_old,id_new`` (overwrites ``path``); returns the path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="", encoding="utf-8") as fh:
+        with open_private(path, "w") as fh:
             writer = csv.writer(fh)
             writer.writerow(["id_old", "id_new"])
             writer.writerows(self.items())
