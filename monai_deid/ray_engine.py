@@ -33,7 +33,7 @@ import torch
 from ray.data import ActorPoolStrategy, DataContext
 
 from monai_deid.audit import AuditLog, AuditRecord, Status
-from monai_deid.runner import RunSummary, _quarantine, process_file, write_again
+from monai_deid.runner import RunSummary, _quarantine, process_file, skipped_record, write_again
 
 __all__ = ["run_ray"]
 
@@ -161,7 +161,7 @@ def run_ray(
     _connect(address)
     summary, start = RunSummary(), time.perf_counter()
     for path in skipped or []:
-        audit.write(AuditRecord(str(path), None, Status.SKIPPED, reason="not DICOM by content", code="not_dicom"))
+        audit.write(skipped_record(path))
         summary.counts[Status.SKIPPED] += 1
     context = DataContext.get_current()
     saved = context.max_errored_blocks, context.enable_progress_bars

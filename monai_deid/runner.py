@@ -39,6 +39,7 @@ __all__ = [
     "find_inputs",
     "process_file",
     "run_batch",
+    "skipped_record",
 ]
 
 #: Names that claim to be DICOM: such a file that does not parse is a failure, not a stray file to skip.
@@ -65,21 +66,30 @@ def find_inputs(input_path: str | Path, exclude: list[Path] | None = None) -> tu
 
     Returns:
         ``(candidates, skipped)``, both sorted. Candidates are DICOM by content, or files whose name claims DICOM.
+        Skipped are the other files, and entries that are not files at all (broken links, pipes), never opened.
     """
     input_path = Path(input_path)
     if input_path.is_file():
         return [input_path], []
     excluded = [p.resolve() for p in exclude or []]
     candidates, skipped = [], []
-    for path in sorted(p for p in input_path.rglob("*") if p.is_file()):
+    for path in sorted(p for p in input_path.rglob("*") if not p.is_dir()):
         resolved = path.resolve()
         if any(resolved == e or e in resolved.parents for e in excluded):
             continue
-        if path.suffix.lower() in _DICOM_SUFFIXES or is_dicom_file(path):
+        if path.is_file() and (path.suffix.lower() in _DICOM_SUFFIXES or is_dicom_file(path)):
             candidates.append(path)
         else:
             skipped.append(path)
     return candidates, skipped
+
+
+def skipped_record(path: Path) -> AuditRecord:
+    """The audit record of an input :func:`find_inputs` skipped."""
+    if path.is_file():
+        return AuditRecord(str(path), None, Status.SKIPPED, reason="not DICOM by content", code="not_dicom")
+    reason = "not a regular file (a broken link or a pipe)"
+    return AuditRecord(str(path), None, Status.SKIPPED, reason=reason, code="not_a_file")
 
 
 def _deid_error(exc: BaseException) -> DeidError | None:
@@ -370,7 +380,7 @@ def run_batch(
     summary = RunSummary()
     start = time.perf_counter()
     for path in skipped or []:
-        audit.write(AuditRecord(str(path), None, Status.SKIPPED, reason="not DICOM by content", code="not_dicom"))
+        audit.write(skipped_record(path))
         summary.counts[Status.SKIPPED] += 1
     todo = []
     for path in files:

@@ -60,6 +60,8 @@ def mixed_batch(tmp_path: Path) -> Path:
     shutil.copy(pydicom_test_file("JPEG-lossy.dcm"), batch / "undecodable.dcm")
     (batch / "notes.txt").write_text("a stray file that is not DICOM by content")
     shutil.copy(pydicom_data_file("US1_UNCR.dcm"), batch / "IMG0001")  # DICOM without an extension
+    (batch / "moved_away.dcm").symlink_to(tmp_path / "nowhere.dcm")
+    os.mkfifo(batch / "pipe.dcm")  # opening it would wait for a writer forever
     return tmp_path / "in"
 
 
@@ -82,6 +84,8 @@ def test_run_writes_good_files_and_audits_every_bad_one(mixed_batch: Path, heade
         assert records[name].reason
     assert "truncated" in records["truncated.dcm"].reason
     assert records["notes.txt"].status == "skipped"
+    for name in ("moved_away.dcm", "pipe.dcm"):
+        assert (records[name].status, records[name].code) == ("skipped", "not_a_file")
     written = sorted(p for p in output.rglob("*") if p.is_file())
     assert len(written) == len(GOOD) + 1
     for path in written:
