@@ -7,6 +7,7 @@ import hashlib
 import json
 import secrets
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -347,8 +348,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     return EXIT_FAILURES if summary.not_written else EXIT_OK
 
 
+def _one_line_warning(message: Warning | str, *_: Any, **__: Any) -> str:
+    """A warning as the command line shows it: the message, without Python's source file and line."""
+    return f"monai-deid: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``monai-deid`` console script; returns the exit status."""
+    warnings.formatwarning = _one_line_warning
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
