@@ -94,7 +94,9 @@ def load_config(path: Path | None) -> dict[str, Any]:
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
-        raise UsageError(f"cannot read the config {path}: {type(e).__name__}") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise UsageError(f"cannot read the config {path}: {type(e).__name__}{where}") from None
     unknown = set(config) - _TOP_LEVEL_SETTINGS if isinstance(config, dict) else {"<not a mapping>"}
     if unknown:
         raise UsageError(f"config {path}: unknown settings {sorted(unknown)}; expected {sorted(_TOP_LEVEL_SETTINGS)}")

@@ -193,6 +193,14 @@ def test_a_setting_no_stage_takes_stops_the_run_before_the_workers_start(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_a_config_that_is_not_yaml_is_a_usage_error_that_says_where(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    config = tmp_path / "broken.yaml"
+    config.write_text("detect:\n  detector: [lines\n")
+    result = _monai_deid("run", tmp_path / "in", tmp_path / "out", "--config", config)
+    assert result.returncode == 2 and "at line 3, column 1" in result.stderr
+
+
 def _broken_factory() -> None:
     raise OSError("the weights are gone")
 
