@@ -283,19 +283,21 @@ def _verify_folder(folder: Path, device: str) -> int:
 def _verify_file(path: Path, device: str) -> tuple[str, str]:
     """``(verdict, detail)`` for one file: ``ok``; ``REVIEW`` when the only problem is burned-in text the sensitive
     policy cannot explain (no evidence that it is PHI, no proof that it is not); ``FAIL`` for evidence of PHI or a
-    header that is not de-identified; ``ERROR`` when the file cannot be checked. Details are reason codes, never
-    values."""
-    from monai_deid.verify import check_output_file
+    header that is not de-identified; ``ERROR`` when the file cannot be checked. Details are reason codes and where
+    the flagged text is (frame and box), never values."""
+    from monai_deid.verify import review_output_file
 
     try:
-        problems = check_output_file(path, device)
+        problems, flagged = review_output_file(path, device)
     except DeidError as error:
         return "ERROR", f"{error.code}: {error.reason}"
     except Exception as exc:  # one bad file never stops the check; unknown messages may quote values
         return "ERROR", f"internal_error: unexpected {type(exc).__name__}"
     if not problems:
         return "ok", ""
-    return ("REVIEW" if problems == [f"pixels:{DOUBT_REASON}"] else "FAIL"), " ".join(problems)
+    places = [f"frame {r.frames[0] if r.frames else 0} box {r.box}" for r in flagged]
+    detail = " ".join(problems) + (f"  at {'; '.join(places)}" if places else "")
+    return ("REVIEW" if problems == [f"pixels:{DOUBT_REASON}"] else "FAIL"), detail
 
 
 def _demo(folder: Path) -> int:

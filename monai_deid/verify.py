@@ -49,6 +49,7 @@ __all__ = [
     "VerifyDeidentifiedd",
     "capture_inventory",
     "check_output_file",
+    "review_output_file",
 ]
 
 #: Kinds of header values looked for in the scrubbed header. Times alone identify nobody and survive date shifting.
@@ -402,6 +403,14 @@ def check_output_file(path: str | Path, device: str = "cpu", classify: dict[str,
     the pixels are scanned again and any text the sensitive policy calls PHI is reported (text it cannot explain
     after a second reading by the detector, see :func:`_second_opinion_on_doubts`).
     """
+    return review_output_file(path, device, classify)[0]
+
+
+def review_output_file(
+    path: str | Path, device: str = "cpu", classify: dict[str, Any] | None = None
+) -> tuple[list[str], list[TextRegion]]:
+    """:func:`check_output_file`'s reason codes, and the regions of burned-in text behind its pixel codes, so that a
+    reviewer can find them (their ``text`` is PHI; their frames and boxes are not)."""
     image, header, _ = LoadDicomWithMeta()(path)
     problems = []
     if header.get("PatientIdentityRemoved") != "YES" or "DeidentificationMethodCodeSequence" not in header:
@@ -412,8 +421,8 @@ def check_output_file(path: str | Path, device: str = "cpu", classify: dict[str,
     classifier = ClassifyPHI(**{"device": device, "ner_model": None, **(classify or {})})
     regions = classifier(DetectBurnedInText(device)(image, header), header)
     regions = _second_opinion_on_doubts(image, header, regions, classifier, device)
-    problems += sorted({f"pixels:{r.reason}" for r in regions if r.is_phi})
-    return problems
+    flagged = [r for r in regions if r.is_phi]
+    return problems + sorted({f"pixels:{r.reason}" for r in flagged}), flagged
 
 
 def _second_opinion_on_doubts(

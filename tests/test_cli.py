@@ -278,6 +278,10 @@ def test_verify_command_sorts_every_file_and_goes_on_past_unreadable_ones(tmp_pa
         "junk.dcm": "ERROR",
     }
     assert "invalid_dicom" in result.stdout
+    (review,) = [line for line in result.stdout.splitlines() if line.startswith("REVIEW")]
+    # where the text was drawn: 12 px letters from (4, 100)
+    x0, y0, x1, y1 = map(int, re.search(r"at frame 0 box \((\d+), (\d+), (\d+), (\d+)\)$", review).groups())
+    assert x0 <= 6 and 95 <= y0 <= 105 and x1 > 60 and y1 <= 120, review
     assert result.stdout.splitlines()[-1] == "1 of 4 files pass (1 to review, 1 fail, 1 could not be checked)"
 
 
