@@ -136,7 +136,7 @@ def _workers(value: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected a number or auto, got {value!r}") from None
 
 
-def check_device(device: str, present: bool = True) -> None:
+def _check_device(device: str, present: bool = True) -> None:
     """Stop on a ``--device`` that is not ``cpu``, ``cuda`` or ``cuda:N``, or (with ``present``) names a GPU this
     machine does not have. Counting the GPUs does not initialise CUDA, so forked workers may still use it."""
     try:
@@ -149,10 +149,10 @@ def check_device(device: str, present: bool = True) -> None:
         raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA devices")
 
 
-def check_pipeline(kwargs: dict[str, Any], device_present: bool = True) -> None:
+def _check_pipeline(kwargs: dict[str, Any], device_present: bool = True) -> None:
     """Build the pipeline once here, so that a setting no stage takes stops the run with a usage error before any
     worker starts (a worker that cannot build it fails every file instead)."""
-    check_device(kwargs.get("device") or "cpu", device_present)
+    _check_device(kwargs.get("device") or "cpu", device_present)
     try:
         build_pipeline(**kwargs)
     except (TypeError, ValueError) as e:
@@ -203,7 +203,7 @@ def run_command(
     kwargs: dict[str, Any] = {"output_dir": output, **settings}
     if mapping is not None:
         kwargs["mapping_dir"] = mapping.with_name(mapping.name + ".parts")
-    check_pipeline(kwargs, device_present=engine != "ray")  # Ray's GPUs may be on other machines
+    _check_pipeline(kwargs, device_present=engine != "ray")  # Ray's GPUs may be on other machines
     fingerprint = config_id(settings)
     earlier = read_audit(audit_path) if audit_path.is_file() else []
     done = done_earlier(earlier, fingerprint)
@@ -326,11 +326,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _demo(args.folder)
     if args.command == "verify":
-        check_device(args.device)
+        _check_device(args.device)
         return _verify_folder(args.folder, args.device)
     settings = stage_settings(args)
     if args.command == "inspect":
-        check_device(settings.get("device") or "cpu")
+        _check_device(settings.get("device") or "cpu")
         from monai_deid.inspection import inspect_file
 
         stages = {name: settings.get(name) for name in ("detect", "classify", "scrub")}
