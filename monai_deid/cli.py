@@ -116,6 +116,8 @@ def stage_settings(args: argparse.Namespace) -> dict[str, Any]:
         resolve_secret(scrub.get("secret"), scrub.get("secret_file"))
     except MissingSecretError as e:
         raise UsageError(f"{e} (or --secret-file FILE / --generate-secret)") from None
+    except TypeError as e:
+        raise UsageError(f"scrub: {e} (quote it in the config)") from None
     settings["scrub"] = scrub
     if args.device:
         settings["device"] = args.device

@@ -15,6 +15,7 @@ from typing import Any
 from monai.transforms import Compose
 from pydicom.datadict import keyword_for_tag
 
+from monai_deid.arguments import check_arguments
 from monai_deid.audit import open_private
 from monai_deid.io import LoadDicomWithMetad, SaveDicomd
 from monai_deid.ocr import DetectBurnedInTextd
@@ -34,6 +35,15 @@ __all__ = [
 
 #: Names of the stage sections of a config file, in pipeline order.
 STAGES = ("detect", "classify", "redact", "scrub", "verify")
+_STAGE_TRANSFORMS = {
+    "detect": DetectBurnedInTextd,
+    "classify": ClassifyPHId,
+    "redact": RedactPixelsd,
+    "scrub": ScrubMetadatad,
+    "verify": VerifyDeidentifiedd,
+}
+# Arguments of the stages that the pipeline sets itself.
+_SET_BY_PIPELINE = ("keys", "mapping")
 
 
 class DeidPipeline(Compose):
@@ -110,7 +120,12 @@ def build_deid_transforms(
         scrub: keyword arguments of ScrubMetadatad (profile options, ``secret``, ``secret_file``, ...).
         verify: keyword arguments of VerifyDeidentifiedd (``band_fraction``).
         mapping: filled by ScrubMetadatad with original -> new identifiers when given.
+
+    Raises:
+        TypeError: a setting no stage takes, or a value of the wrong type (see :func:`check_arguments`).
     """
+    sections = {"detect": detect, "classify": classify, "redact": redact, "scrub": scrub, "verify": verify}
+    _check_settings(device, scan_pixels, sections)
     scrub = dict(scrub or {})
     transforms: list = [CapturePHIInventoryd(key)]
     if scan_pixels:
@@ -150,3 +165,10 @@ def build_pipeline(
         SaveDicomd(key, output_dir=output_dir),
     ]
     return DeidPipeline(transforms, mapping, mapping_dir)
+
+
+def _check_settings(device: Any, scan_pixels: Any, sections: dict[str, Any]) -> None:
+    """Refuse settings of the wrong type before any stage is built (config values are YAML or JSON)."""
+    check_arguments("", build_deid_transforms, {"device": device, "scan_pixels": scan_pixels, **sections})
+    for name, section in sections.items():
+        check_arguments(name, _STAGE_TRANSFORMS[name].__init__, section or {}, fixed=_SET_BY_PIPELINE)

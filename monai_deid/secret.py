@@ -71,9 +71,12 @@ def resolve_secret(
     Raises:
         MissingSecretError: no secret was found and ``generate_secret`` is False, or the one found is too short or
             its file cannot be read.
+        TypeError: ``secret`` is neither text nor bytes (a number in a config file, say).
     """
     if isinstance(secret, Secret):
         return secret
+    if secret is not None and not isinstance(secret, (str, bytes, bytearray)):
+        raise TypeError(f"the secret must be text or bytes, not {type(secret).__name__}")
     if secret:
         return Secret(secret.encode() if isinstance(secret, str) else bytes(secret), "argument")
     if secret_file is not None:

@@ -215,6 +215,8 @@ class VerifyDeidentified(Transform):
     ) -> None:
         if bands not in ("redacted", "all"):
             raise ValueError(f"bands must be 'redacted' or 'all', not {bands!r}")
+        if not 0 < band_fraction <= 0.5:
+            raise ValueError(f"band_fraction must be above 0 and at most 0.5, got {band_fraction}")
         self.device = device
         self.bands = bands
         self.detector = detector

@@ -193,6 +193,23 @@ def test_a_setting_no_stage_takes_stops_the_run_before_the_workers_start(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('scrub:\n  retain_uids: "false"\n', "retain_uids must be bool, not str"),
+        ("scrub:\n  secret: 918273645546372819\n", "the secret must be text or bytes, not int"),
+    ],
+)
+def test_a_config_value_of_the_wrong_type_is_a_usage_error(config: str, message: str, tmp_path: Path) -> None:
+    # Before, the quoted "false" kept every UID, and the number made bytes() ask for 918 PB: a MemoryError.
+    (tmp_path / "in").mkdir()
+    shutil.copy(pydicom_test_file("CT_small.dcm"), tmp_path / "in")
+    (tmp_path / "config.yaml").write_text(config)
+    result = _monai_deid("run", tmp_path / "in", tmp_path / "out", "--config", tmp_path / "config.yaml")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert "918273645546372819" not in result.stderr and not (tmp_path / "out").exists()
+
+
 def test_a_config_that_is_not_yaml_is_a_usage_error_that_says_where(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     config = tmp_path / "broken.yaml"

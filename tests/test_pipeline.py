@@ -219,6 +219,54 @@ def test_verifier_reads_with_the_detection_settings() -> None:
     assert (verifier.detector, verifier.half) == ("craft", False)
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        # A quoted "false" is a non-empty string, which Python takes as true: every UID would be kept.
+        ({"scrub": {"retain_uids": "false"}}, "scrub: retain_uids must be bool, not str"),
+        ({"redact": {"margin": "wide"}}, "redact: margin must be int, not str"),
+        ({"redact": {"margin": True}}, "redact: margin must be int, not bool"),
+        ({"detect": "lines"}, "detect must be a mapping or None, not str"),
+        ({"scan_pixels": "no"}, "scan_pixels must be bool, not str"),
+        ({"classify": {"extra_allowlist": [3]}}, "extra_allowlist must be .* not a list of int"),
+        ({"verify": {"band_fraction": "wide"}}, "verify: band_fraction must be float, not str"),
+        ({"detect": {"keys": "pixels"}}, "detect: unknown setting 'keys'"),
+    ],
+)
+def test_settings_of_the_wrong_type_are_refused_naming_the_setting(settings: dict, message: str) -> None:
+    settings = {"scrub": {}, **settings}
+    settings["scrub"] = {**settings["scrub"], **SECRET}
+
+    with pytest.raises(TypeError, match=message):
+        build_deid_transforms(**settings)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"detect": {"min_contrast": 300}},  # no stroke on the 8-bit view could reach it: no text would be found
+        {"detect": {"text_threshold": 1}},
+        {"detect": {"batch_size": 0}},
+        {"classify": {"ner_threshold": 2.0}},
+        {"verify": {"band_fraction": 0.9}},
+    ],
+)
+def test_settings_out_of_range_are_refused(settings: dict) -> None:
+    with pytest.raises(ValueError, match=next(iter(next(iter(settings.values()))))):
+        build_deid_transforms(scrub=SECRET, **settings)
+
+
+def test_settings_of_the_right_types_build_the_stages() -> None:
+    settings = {
+        "detect": {"text_threshold": 0.6, "batch_size": 8, "half": False},
+        "classify": {"ner_model": None, "extra_allowlist": [], "ner_labels": {"HOSPITAL": None}},
+        "redact": {"fill": [0, 0, 0], "margin": 2},
+        "scrub": {"retain_uids": True, **SECRET},
+        "verify": {"band_fraction": 0.2},
+    }
+    assert len(build_deid_transforms(**settings)) == 6
+
+
 @pytest.mark.parametrize("half", [True, False])
 def test_labels_that_stay_are_bit_exact_on_a_real_ultrasound_header(tmp_path: Path, half: bool) -> None:
     # pydicom-data's US1: lines 2 pixels apart. A redaction margin, or a doubt check's garbled reading of the few

@@ -105,6 +105,11 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
             raise ValueError(f"detector must be one of {DETECTORS}, got {self.detector!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        for name in ("text_threshold", "low_text", "link_threshold"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if self.detector == "auto":
             object.__setattr__(self, "detector", "lines" if torch.device(self.device).type == "cpu" else "craft")
 

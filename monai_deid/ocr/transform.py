@@ -153,6 +153,8 @@ class DetectBurnedInText(Transform):
         link_threshold: float = 0.4,
         detector: str = "auto",
     ) -> None:
+        if not 1 <= min_contrast <= 255:
+            raise ValueError(f"min_contrast must be from 1 to 255 (grey levels of the 8-bit view), got {min_contrast}")
         self.settings = EngineSettings(device, half, batch_size, text_threshold, low_text, link_threshold, detector)
         self.min_contrast = min_contrast
 

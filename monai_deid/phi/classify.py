@@ -61,6 +61,10 @@ class ClassifyPHI(Transform):
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown PHI policy {policy!r}; expected one of {POLICIES}")
+        if ner_batch_size < 1:
+            raise ValueError(f"ner_batch_size must be at least 1, got {ner_batch_size}")
+        if not 0 <= ner_threshold <= 1:
+            raise ValueError(f"ner_threshold must be from 0 to 1, got {ner_threshold}")
         self.policy = policy
         extra = [extra_allowlist] if isinstance(extra_allowlist, (str, Path)) else list(extra_allowlist or [])
         self.allowlist = Allowlist(extra)
