@@ -62,16 +62,18 @@ def _name(ds: Dataset, tag: int) -> str:
     return element.keyword or f"private {element.tag}"
 
 
-def changed_attributes(before: Dataset, after: Dataset) -> list[tuple[str, str]]:
-    """``(attribute, change)`` for each top-level attribute: removed, replaced, cleaned (a sequence), kept, added."""
+def changed_attributes(before: Dataset, after: Dataset) -> list[tuple[int, str, str]]:
+    """``(tag, attribute, change)`` for each top-level attribute: removed, replaced, cleaned (a sequence), kept or
+    added."""
     changes = []
     for tag in sorted(set(before.keys()) | set(after.keys())):
         if tag not in after:
-            changes.append((_name(before, tag), "removed"))
+            change = "removed"
         elif tag not in before:
-            changes.append((_name(after, tag), "added"))
+            change = "added"
         elif before[tag].value != after[tag].value:
-            changes.append((_name(before, tag), "cleaned" if before[tag].VR == "SQ" else "replaced"))
+            change = "cleaned" if before[tag].VR == "SQ" else "replaced"
         else:
-            changes.append((_name(before, tag), "kept"))
+            change = "kept"
+        changes.append((int(tag), _name(before if tag in before else after, tag), change))
     return changes

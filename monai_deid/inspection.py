@@ -14,10 +14,44 @@ from monai_deid.header_changes import changed_attributes, compare_headers
 from monai_deid.io import LoadDicomWithMeta
 from monai_deid.ocr import DetectBurnedInText
 from monai_deid.phi import ClassifyPHI
-from monai_deid.profile import ScrubMetadata
+from monai_deid.profile import ScrubMetadata, action_map
+from monai_deid.profile.table import ActionMap
 from monai_deid.regions import TextRegion
 
 __all__ = ["inspect_file"]
+
+# What each action code of PS3.15 Table E.1-1 asks for.
+_TABLE_ACTIONS = {
+    "D": "a dummy value",
+    "Z": "empty or a dummy value",
+    "X": "remove",
+    "K": "keep",
+    "C": "clean: similar meaning, nothing identifying",
+    "U": "a new UID",
+}
+
+
+def _rule(tag: int, change: str, actions: ActionMap) -> str:
+    """Why the profile treats a top-level attribute as it does."""
+    if change == "added":
+        return "records the de-identification"
+    if tag >> 16 & 1:
+        return "private attribute"
+    if tag in actions.by_tag:
+        code = actions.by_tag[tag]
+        return f"Table E.1-1 {code}: {_TABLE_ACTIONS[code]}"
+    if actions.in_curve_or_overlay_group(tag):
+        return "curve or overlay group: removed whole"
+    return "not in Table E.1-1"
+
+
+def _header_lines(header: Any, scrubbed: Any, actions: ActionMap) -> list[str]:
+    counts = compare_headers(header, scrubbed)
+    lines = ["header, every depth: " + ", ".join(f"{n} {change}" for change, n in counts.items())]
+    lines.append("top-level attributes (action, attribute, rule):")
+    for tag, name, change in changed_attributes(header, scrubbed):
+        lines.append(f"  {change:<9} {name:<40} {_rule(tag, change, actions)}")
+    return lines
 
 
 def _region_lines(regions: list[TextRegion]) -> list[str]:
@@ -38,10 +72,9 @@ def inspect_file(
 ) -> str:
     """The report of ``monai-deid inspect``: header changes by attribute, then text regions with their decision."""
     image, header, _ = LoadDicomWithMeta()(path)
-    scrubbed = ScrubMetadata(**(scrub or {}))(copy.deepcopy(header))
-    counts = compare_headers(header, scrubbed)
-    lines = [f"{path}", "header (all depths): " + ", ".join(f"{n} {change}" for change, n in counts.items())]
-    lines += [f"  {change:<9} {name}" for name, change in changed_attributes(header, scrubbed) if change != "kept"]
+    scrub_metadata = ScrubMetadata(**(scrub or {}))
+    scrubbed = scrub_metadata(copy.deepcopy(header))
+    lines = [f"{path}", *_header_lines(header, scrubbed, action_map(scrub_metadata.options))]
     regions = DetectBurnedInText(device, **(detect or {}))(image, header)
     regions = ClassifyPHI(**{"device": device, **(classify or {})})(regions, header)
     lines.append(f"burned-in text: {len(regions)} region(s), {sum(r.is_phi is not False for r in regions)} to redact")

@@ -306,7 +306,11 @@ def test_inspect_explains_without_showing_values(tmp_path: Path) -> None:
     path = pydicom_data_file("US1_UNCR.dcm")
     result = _monai_deid("inspect", path)
     assert result.returncode == 0, result.stderr
-    assert "removed" in result.stdout and "replaced" in result.stdout and "PatientName" in result.stdout
+    assert re.search(r"^  replaced  PatientName +Table E.1-1 Z", result.stdout, re.M)
+    assert re.search(r"^  removed   InstitutionName +Table E.1-1 X", result.stdout, re.M)
+    assert re.search(r"^  kept      Modality +not in Table E.1-1", result.stdout, re.M)
+    listed = re.findall(r"^  (?:removed|replaced|cleaned|kept)  +(\S+)", result.stdout, re.M)
+    assert len(listed) == len(pydicom.dcmread(path)) - 1  # every attribute but the pixels, kept ones too
     assert ".py:" not in result.stderr  # a warning (no local NER model) shows its message, not Python's source line
     assert "redact" in result.stdout and "reason header:" in result.stdout
     header = pydicom.dcmread(path, stop_before_pixels=True)
