@@ -170,15 +170,17 @@ def config_id(settings: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _check_paths(input_path: Path, output: Path, *outside: Path | None) -> None:
+def _check_paths(input_path: Path, output: Path, **outside: Path | None) -> None:
+    """Stop on a missing input, an output that holds the input, or a file of PHI (``outside``, by option name)
+    inside the output folder."""
     if not input_path.exists():
         raise UsageError(f"input {input_path} does not exist")
     input_path, output = input_path.resolve(), output.resolve()
     if output == input_path or output in input_path.parents:
         raise UsageError("the output folder must not be the input or contain it: inputs are never overwritten")
-    for path in (p.resolve() for p in outside if p is not None):
-        if output == path or output in path.parents:
-            raise UsageError(f"{path.name} holds PHI or links to sources, so it must be outside the output folder")
+    for option, path in outside.items():
+        if path is not None and (output == path.resolve() or output in path.resolve().parents):
+            raise UsageError(f"--{option} {path} holds PHI or links to sources, so it must be outside {output}")
 
 
 def run_command(
@@ -196,7 +198,7 @@ def run_command(
 ) -> RunSummary:
     """De-identify ``input_path`` into ``output`` and return the run's summary (the ``run`` command's body)."""
     audit_path = audit_path or default_audit_path(output)
-    _check_paths(input_path, output, audit_path, quarantine, mapping, report)
+    _check_paths(input_path, output, audit=audit_path, quarantine=quarantine, mapping=mapping, report=report)
     if workers != "auto" and (not isinstance(workers, int) or workers < 1):
         raise UsageError("--workers must be at least 1, or auto")
     files, skipped = find_inputs(input_path, exclude=[p for p in (output, audit_path, quarantine, mapping) if p])
