@@ -12,6 +12,7 @@ __all__ = [
     "DeidError",
     "InvalidDicomError",
     "MissingPixelDataError",
+    "SettingsMismatchError",
     "UndecodablePixelDataError",
     "UnsupportedContentError",
     "VerificationError",
@@ -57,6 +58,13 @@ class UnsupportedContentError(DeidError):
     """The object holds content that cannot be cleaned yet (encapsulated PDF, structured report, ...)."""
 
     code = "unsupported_content"
+
+
+class SettingsMismatchError(DeidError, ValueError):
+    """A setting does not fit this file (a constant fill outside its sample range, one fill value per channel on an
+    image with other channels): the file is not written; other files of the batch may fit."""
+
+    code = "settings_mismatch"
 
 
 class VerificationError(DeidError):

@@ -20,6 +20,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
+from monai_deid.errors import SettingsMismatchError
 from monai_deid.regions import TextRegion
 
 __all__ = ["RedactPixels", "RedactPixelsd"]
@@ -137,7 +138,8 @@ class RedactPixels(Transform):
             bits_stored: bits stored per sample; a constant fill must fit in it.
 
         Raises:
-            ValueError: a box or frame index does not fit the image, or a constant fill does not fit the samples.
+            ValueError: a box or frame index does not fit the image.
+            SettingsMismatchError: a constant fill does not fit the samples (a ``ValueError`` too).
         """
         if img.ndim != 4:
             raise ValueError(f"expected a (C, F, H, W) image, got {img.ndim} dimensions")
@@ -249,14 +251,18 @@ class RedactPixels(Transform):
         """The constant fill as a ``(C, 1)`` tensor, checked against the sample range."""
         values = [self.fill] * channels if isinstance(self.fill, Real) else list(self.fill)
         if len(values) != channels:
-            raise ValueError(f"fill has {len(values)} values for an image with {channels} channels")
+            raise SettingsMismatchError(
+                None, f"redact: fill has {len(values)} values for an image with {channels} channels"
+            )
         if not pixels.is_floating_point():
             info = torch.iinfo(pixels.dtype)
             low, high = info.min, info.max
             if bits:
                 low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if info.min < 0 else (0, 2**bits - 1)
             if any(v != int(v) or not low <= v <= high for v in values):
-                raise ValueError(f"a constant fill must be an integer in [{low}, {high}] for these samples")
+                raise SettingsMismatchError(
+                    None, f"redact: a constant fill must be an integer in [{low}, {high}] for these samples"
+                )
         dtype = torch.float64 if pixels.is_floating_point() else torch.long
         return torch.tensor(values, dtype=dtype, device=pixels.device)[:, None]
 

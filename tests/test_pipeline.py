@@ -256,6 +256,15 @@ def test_settings_out_of_range_are_refused(settings: dict) -> None:
         build_deid_transforms(scrub=SECRET, **settings)
 
 
+def test_a_fill_that_does_not_fit_the_samples_fails_the_file_saying_why(ultrasound: Path, tmp_path: Path) -> None:
+    pipeline = build_pipeline(tmp_path / "out", scrub=SECRET, classify=NO_NER, redact={"fill": 999})
+
+    record = process_file(ultrasound, pipeline)
+
+    assert (record.status, record.code) == (Status.FAILED, "settings_mismatch")
+    assert record.reason == "redact: a constant fill must be an integer in [0, 255] for these samples"
+
+
 def test_settings_of_the_right_types_build_the_stages() -> None:
     settings = {
         "detect": {"text_threshold": 0.6, "batch_size": 8, "half": False},

@@ -44,10 +44,23 @@ class AllowlistResult:
 
 def _read_yaml(source: str) -> dict:
     # libyaml's safe loader where PyYAML was built with it: the shipped vocabulary in 7 ms instead of 57
-    data = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    try:
+        data = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"an allowlist file is not YAML ({type(e).__name__})") from None
     if not isinstance(data, dict):
         raise ValueError("an allowlist file must map section names to lists of terms")
     return data
+
+
+def _read_extra_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(
+            f"extra_allowlist: cannot read {path} ({type(e).__name__}); it takes YAML files laid out like the shipped "
+            "clinical_vocabulary.yaml, not terms"
+        ) from None
 
 
 @cache
@@ -67,7 +80,7 @@ class Allowlist:
 
     def __init__(self, extra_files: list[str | Path] | None = None) -> None:
         sources = [resources.files(__package__).joinpath("clinical_vocabulary.yaml").read_text(encoding="utf-8")]
-        sources += [Path(p).read_text(encoding="utf-8") for p in extra_files or []]
+        sources += [_read_extra_file(Path(p)) for p in extra_files or []]
         self._single: dict[str, str] = {}
         self._multi: dict[tuple[str, ...], str] = {}
         self._formats: list[tuple[re.Pattern[str], str]] = []
