@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from monai_deid.audit import AuditLog, default_audit_path, read_audit
+from monai_deid.pipeline import check_device
 from monai_deid.report import check_report_dir, write_review_report
 from monai_deid.runner import find_inputs, run_batch
 
@@ -30,6 +31,8 @@ def deidentify_folder(
     quarantine_dir: str | Path | None = None,
     report_dir: str | Path | None = None,
     progress: bool = False,
+    device: str | None = None,
+    fail_on_errors: bool = False,
 ) -> dict[str, int]:
     """Run ``pipeline`` (ending with SaveDicomd into ``output_dir``) on every DICOM file under ``input_dir``.
 
@@ -41,10 +44,19 @@ def deidentify_folder(
         quarantine_dir: where inputs that were not written are copied; ``None`` copies nothing.
         report_dir: where to write the review page (outside ``output_dir``); ``None`` writes none.
         progress: show a progress bar.
+        device: the pipeline's device, checked against this machine before any file is read; ``None``: unchecked.
+        fail_on_errors: raise once the batch is done when any file was not written, as the command line exits 1
+            (the bundle's ``run`` sets it, so a script sees the failure).
 
     Returns:
         the run's counts by audit status (``ok``, ``failed``, ``quarantined``, ``skipped``).
+
+    Raises:
+        ValueError: ``device`` is not one this machine has.
+        RuntimeError: with ``fail_on_errors``, a file was not written; the audit says which and why.
     """
+    if device is not None:
+        check_device(device)
     output_dir = Path(output_dir)
     audit_path = Path(audit_path) if audit_path else default_audit_path(output_dir)
     if report_dir is not None:
@@ -57,7 +69,17 @@ def deidentify_folder(
         summary = run_batch(files, lambda: pipeline, {}, audit, 1, quarantine, skipped, progress)
     if report_dir is not None:
         write_review_report(read_audit(audit_path)[first:], report_dir, output_dir)
-    return dict(summary.counts)
+    counts = dict(summary.counts)
+    outcome = ", ".join(f"{n} {status}" for status, n in counts.items())
+    if summary.not_written:
+        logger.warning(
+            "%d inputs were not written (%s); the audit %s says why", summary.not_written, outcome, audit_path
+        )
+        if fail_on_errors:
+            raise RuntimeError(f"{summary.not_written} inputs were not written; the audit {audit_path} says why")
+    else:
+        logger.info("every input was written or skipped (%s); audit: %s", outcome, audit_path)
+    return counts
 
 
 def train_epochs(

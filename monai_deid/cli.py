@@ -12,13 +12,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from monai_deid.audit import AuditLog, default_audit_path, open_private, read_audit
 from monai_deid.errors import DeidError
 from monai_deid.phi.policy import DOUBT_REASON
-from monai_deid.pipeline import STAGES, build_pipeline, merge_mapping_parts
+from monai_deid.pipeline import STAGES, build_pipeline, check_device, merge_mapping_parts
 from monai_deid.report import write_review_report
 from monai_deid.runner import RunSummary, auto_workers, done_earlier, find_inputs, run_batch
 from monai_deid.samples import write_sample_set
@@ -140,15 +139,11 @@ def _workers(value: str) -> int | str:
 
 def _check_device(device: str, present: bool = True) -> None:
     """Stop on a ``--device`` that is not ``cpu``, ``cuda`` or ``cuda:N``, or (with ``present``) names a GPU this
-    machine does not have. Counting the GPUs does not initialise CUDA, so forked workers may still use it."""
+    machine does not have (see :func:`check_device`)."""
     try:
-        kind = torch.device(device)
-    except (RuntimeError, TypeError):
-        kind = None
-    if kind is None or kind.type not in ("cpu", "cuda"):
-        raise UsageError(f"--device {device!r}: expected cpu, cuda or cuda:N")
-    if present and kind.type == "cuda" and (kind.index or 0) >= torch.cuda.device_count():
-        raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA devices")
+        check_device(device, present)
+    except ValueError as e:
+        raise UsageError(f"--device {e}") from None
 
 
 def _check_pipeline(kwargs: dict[str, Any], device_present: bool = True) -> None:

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import torch
 from monai.transforms import Compose
 from pydicom.datadict import keyword_for_tag
 
@@ -29,6 +30,7 @@ __all__ = [
     "DeidPipeline",
     "build_deid_transforms",
     "build_pipeline",
+    "check_device",
     "merge_mapping_parts",
     "retained_keywords",
 ]
@@ -75,6 +77,19 @@ class DeidPipeline(Compose):
         if pairs:
             with open_private(self.mapping_part) as f:
                 csv.writer(f).writerows(pairs)
+
+
+def check_device(device: str, present: bool = True) -> None:
+    """Raise ``ValueError`` on a device that is not ``cpu``, ``cuda`` or ``cuda:N``, or (with ``present``) names a
+    GPU this machine does not have. Counting the GPUs does not initialise CUDA, so forked workers may still use it."""
+    try:
+        kind = torch.device(device)
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind is None or kind.type not in ("cpu", "cuda"):
+        raise ValueError(f"{device!r}: expected cpu, cuda or cuda:N")
+    if present and kind.type == "cuda" and (kind.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"{device}: this machine has {torch.cuda.device_count()} CUDA devices")
 
 
 def merge_mapping_parts(mapping_dir: str | Path, path: str | Path) -> Path:

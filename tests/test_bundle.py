@@ -14,13 +14,15 @@ from monai.networks.nets import Classifier
 from planted import planted_in
 
 from monai_deid.audit import Status, read_audit
+from monai_deid.bundle import deidentify_folder
+from monai_deid.pipeline import build_pipeline
 from monai_deid.report import REPORT_NAME
 from monai_deid.samples import write_sample_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _bundle_run(config: str, *overrides: str) -> subprocess.CompletedProcess:
+def _bundle_run(config: str, *overrides: str, returncode: int = 0) -> subprocess.CompletedProcess:
     command = [
         sys.executable,
         "-m",
@@ -34,7 +36,7 @@ def _bundle_run(config: str, *overrides: str) -> subprocess.CompletedProcess:
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == returncode, result.stderr[-3000:]
     return result
 
 
@@ -59,7 +61,7 @@ def test_deid_bundle_deidentifies_a_folder(tmp_path: Path) -> None:
     for path in files:
         if path.name.endswith("_us_cine.dcm"):
             path.unlink()
-    _bundle_run(
+    result = _bundle_run(
         "deid.json",
         f"--input_dir={tmp_path / 'input'}",
         f"--output_dir={tmp_path / 'output'}",
@@ -67,9 +69,20 @@ def test_deid_bundle_deidentifies_a_folder(tmp_path: Path) -> None:
         f"--quarantine_dir={tmp_path / 'quarantine'}",
         f"--report_dir={tmp_path / 'report'}",
         "--secret=bundle-test-secret-0123",
+        returncode=1,  # the truncated file fails, and the run says so, as the command line does
     )
+    assert f"1 inputs were not written; the audit {tmp_path / 'audit.jsonl'} says why" in result.stderr
     _check_deidentified(tmp_path)
     assert len(list((tmp_path / "quarantine").iterdir())) == 1
+
+
+def test_deidentify_folder_refuses_a_device_this_machine_lacks_before_any_file(tmp_path: Path) -> None:
+    write_sample_set(tmp_path / "input")
+    pipeline = build_pipeline(tmp_path / "output", device="cuda:99", scrub={"secret": "bundle-test-secret-0123"})
+
+    with pytest.raises(ValueError, match="cuda:99: this machine has"):
+        deidentify_folder(tmp_path / "input", tmp_path / "output", pipeline, device="cuda:99")
+    assert not (tmp_path / "output").exists() and not (tmp_path / "output.audit.jsonl").exists()
 
 
 @pytest.mark.slow
@@ -82,6 +95,7 @@ def test_deid_bundle_deidentifies_the_whole_sample_set(tmp_path: Path) -> None:
         f"--audit_path={tmp_path / 'audit.jsonl'}",
         f"--report_dir={tmp_path / 'report'}",
         "--secret=bundle-test-secret-0123",
+        returncode=1,
     )
     _check_deidentified(tmp_path)
     regions = [r for record in read_audit(tmp_path / "audit.jsonl") for r in record.details.get("text_regions", [])]
