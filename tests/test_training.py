@@ -3,6 +3,9 @@ batches collate and hold none of the planted PHI."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +68,18 @@ def test_drop_identifying_prunes_meta_and_side_keys() -> None:
     assert set(out) == {"image"}
     assert "PatientName" not in out["image"].meta
     assert out["image"].meta["modality"] == "CT" and out["image"].meta["pixel_digest"] == "0"
+
+
+def test_the_readme_training_example_runs_as_written(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## In a training pipeline") :]
+    start = section.index("```python\n") + len("```python\n")
+    example = section[start : section.index("\n```", start)]
+    check = '\nprint(sorted(batch), tuple(batch["image"].shape), batch["image"].dtype)\n'
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-c", example + check], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "['image'] (4, 1, 64, 64) torch.float32"
+    _assert_no_phi({"out": result.stdout})
