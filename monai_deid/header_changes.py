@@ -1,9 +1,9 @@
-"""Header changes counted by action, for the audit and the review report: never the values themselves.
+"""Header changes counted by action, for ``inspect`` and the review report: never the values themselves.
 
-The audit record's ``details["header_changes"]`` holds ``{"removed": n, "replaced": n, "cleaned": n, "kept": n,
-"added": n}``. ScrubMetadata knows its actions and may fill ``cleaned`` (text kept with identifying words taken out)
-apart from ``replaced``; comparing a header before and after can only tell a changed value, which counts as
-``replaced``.
+A ``header_changes`` summary is ``{"removed": n, "replaced": n, "cleaned": n, "kept": n, "added": n}``, counted by
+comparing a header before and after de-identification at every sequence depth. A comparison cannot tell text kept
+with identifying words taken out from a replaced value, so ``cleaned`` counts only top-level sequences in
+:func:`changed_attributes` and is 0 in :func:`compare_headers`.
 """
 
 from __future__ import annotations

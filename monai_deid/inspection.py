@@ -72,10 +72,11 @@ def inspect_file(
 ) -> str:
     """The report of ``monai-deid inspect``: header changes by attribute, then text regions with their decision."""
     image, header, _ = LoadDicomWithMeta()(path)
-    scrub_metadata = ScrubMetadata(**(scrub or {}))
-    scrubbed = scrub_metadata(copy.deepcopy(header))
-    lines = [f"{path}", *_header_lines(header, scrubbed, action_map(scrub_metadata.options))]
     regions = DetectBurnedInText(device, **(detect or {}))(image, header)
     regions = ClassifyPHI(**{"device": device, **(classify or {})})(regions, header)
+    scrub_metadata = ScrubMetadata(**(scrub or {}))
+    # as a written file records it: every frame scanned and its PHI redacted
+    scrubbed = scrub_metadata(copy.deepcopy(header), pixels_clean=True)
+    lines = [f"{path}", *_header_lines(header, scrubbed, action_map(scrub_metadata.options))]
     lines.append(f"burned-in text: {len(regions)} region(s), {sum(r.is_phi is not False for r in regions)} to redact")
     return "\n".join(lines + _region_lines(regions))

@@ -163,11 +163,11 @@ class ReviewReport:
         """Add one file's section.
 
         Args:
-            record: the file's audit record; its ``details`` give the text regions and header changes.
+            record: the file's audit record; its ``details`` give the text regions.
             before: the original ``(C, F, H, W)`` stored values (a MetaTensor's ``photometric_interpretation`` and
                 ``bits_stored`` meta are used); ``None`` when the file could not be read.
             after: the written pixels, or ``None`` when nothing was written.
-            before_header: the original header (palette lookup tables; header changes when the record has none).
+            before_header: the original header (palette lookup tables, header changes).
             after_header: the written header.
         """
         self._counts[record.status] += 1
@@ -176,9 +176,8 @@ class ReviewReport:
         if record.status == Status.SKIPPED:
             return
         regions = list(record.details.get("text_regions") or [])
-        changes = record.details.get("header_changes")
-        if changes is None and before_header is not None and after_header is not None:
-            changes = compare_headers(before_header, after_header)
+        both = before_header is not None and after_header is not None
+        changes = compare_headers(before_header, after_header) if both else None
         frame = _shown_frame(regions, int(before.shape[1])) if before is not None else 0
         before_uri = self._preview(before, before_header, frame, regions)
         after_uri = self._preview(after, after_header or before_header, frame, [])
