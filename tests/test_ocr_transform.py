@@ -542,11 +542,12 @@ def test_a_doubtful_line_made_of_labels_read_or_checked_on_their_own_is_not_chec
     joined = Reading((404, 457, 619, 471), "TIS<0. 4 MIEO. 8 A0=1007", 0.19)
     mi = Reading((479, 457, 539, 471), "MI=0. 8", 0.36)
     sure = [(399, 457, 454, 471), (549, 457, 619, 471)]
+    grey = np.zeros((480, 640), np.uint8)
 
-    assert scan._unexplained_doubts([joined, mi], sure) == [mi]
+    assert scan._unexplained_doubts([joined, mi], sure, grey) == [mi]
     # Without the doubtful part inside it, the joined line is not explained; a doubt never explains an equal one.
-    assert scan._unexplained_doubts([joined], sure) == [joined]
-    assert scan._unexplained_doubts([mi, mi], []) == [mi, mi]
+    assert scan._unexplained_doubts([joined], sure, grey) == [joined]
+    assert scan._unexplained_doubts([mi, mi], [], grey) == [mi, mi]
 
 
 def test_float32_detector_canvases_are_cut_to_multiples_of_32(monkeypatch):

@@ -12,10 +12,13 @@ from datafiles import pydicom_data_file
 from pydicom.uid import UltrasoundImageStorage
 
 from monai_deid.audit import Status
+from monai_deid.io import LoadDicomWithMeta
 from monai_deid.ocr import DetectBurnedInText, DetectBurnedInTextd
+from monai_deid.ocr.boxes import boxes_overlap, grown, union_cover
+from monai_deid.phi import ClassifyPHI
 from monai_deid.pipeline import build_deid_transforms, build_pipeline
 from monai_deid.runner import process_file
-from monai_deid.samples import SAMPLE_PATIENTS, make_dataset, render_text
+from monai_deid.samples import SAMPLE_PATIENTS, make_dataset, render_text, write_sample_set
 from monai_deid.verify import VerifyDeidentifiedd
 
 PATIENT = SAMPLE_PATIENTS[0]
@@ -208,6 +211,23 @@ def test_phi_turned_a_quarter_turn_is_found_and_redacted(tmp_path: Path) -> None
     assert record.status == Status.OK, record.reason
     written = pydicom.dcmread(record.output).pixel_array[..., 0]
     assert (written[ink] != 255).all()
+
+
+def test_labels_stacked_on_two_lines_are_kept_beside_the_phi_around_them(tmp_path: Path) -> None:
+    # The sample ultrasound's bottom band: "C5-1  Abd General" over "Sag Liver", and "MI 1.1  TIS 0.4" over a clock.
+    # Each stack was also read whole, as garbage the classifier could not explain, and all three labels went with it.
+    cine = next(p for p in write_sample_set(tmp_path) if p.name.endswith("_us_cine.dcm"))
+    image, header, _ = LoadDicomWithMeta()(cine)
+
+    regions = DetectBurnedInText()(image[:, :1], header)
+    regions = ClassifyPHI(ner_model=None)(regions, header)
+
+    redacted = [grown(r.box, image.shape[-2:], 3) for r in regions if r.is_phi is not False]  # RedactPixels' margin
+    labels = {"C5-1  Abd General": (10, 344, 120, 353), "Sag Liver": (10, 362, 66, 374), "MI 1.1": (402, 345, 436, 353)}
+    for label, box in labels.items():
+        assert not any(boxes_overlap(box, r) for r in redacted), f"{label} was redacted"
+    clock, name = (402, 362, 454, 372), (10, 28, 80, 39)
+    assert all(any(union_cover(phi, [r]) == 1 for r in redacted) for phi in (clock, name))
 
 
 def test_verifier_reads_with_the_detection_settings() -> None:

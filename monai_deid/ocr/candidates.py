@@ -35,6 +35,7 @@ __all__ = [
     "shrunk_stroke_components",
     "stroke_components",
     "stroke_pixels",
+    "stroke_pixels_in",
     "stroke_responses",
     "tallest_annotation",
     "upscale_for",
@@ -160,6 +161,14 @@ def stroke_pixels(grey: np.ndarray, min_contrast: int = 16) -> np.ndarray:
     threshold = _stroke_threshold(grey, min_contrast)
     bright, dark = stroke_responses(grey)
     return (bright >= threshold) | (dark >= threshold)
+
+
+def stroke_pixels_in(grey: np.ndarray, box: Box, min_contrast: int = 16) -> np.ndarray:
+    """:func:`stroke_pixels` inside ``box`` (a bool mask of its shape), tested with a stroke kernel's width of the
+    frame around it, as the whole frame's test sees it."""
+    x0, y0, x1, y1 = box
+    gx0, gy0, gx1, gy1 = grown(box, grey.shape, _STROKE_KERNEL)
+    return stroke_pixels(grey[gy0:gy1, gx0:gx1], min_contrast)[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0]
 
 
 def _stroke_threshold(grey: np.ndarray, min_contrast: int) -> int:

@@ -16,6 +16,7 @@ Line crops and detector areas already read for the image are not read again (``e
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from monai_deid.ocr.candidates import (
     merge_areas,
     shrunk_stroke_components,
     stroke_components,
+    stroke_pixels_in,
     tallest_annotation,
     upscale_for,
     with_context,
@@ -55,6 +57,11 @@ _LARGE_TEXT_SHRINK = 4
 # A doubtful direct reading, or a line the detector finds, this much covered by sure direct readings of the same
 # frame adds nothing: a stack of lines read whole (and garbled) when each of its lines was also read on its own.
 _EXPLAINED = 0.8
+# A reading whose stroke pixels lie this much inside smaller readings on two or more rows of the same frame adds
+# nothing: a stack of lines that one contrast level could not split, read whole (and garbled), when another level
+# split it and each line was read on its own. By area alone such a stack is seldom explained: its lines are of
+# different lengths, and the blank rest of its box counts against them.
+_INK_EXPLAINED = 0.98
 # A detector line cut by its area's edge and this much inside lines read surely is a piece of those lines.
 _PIECE_OF_KNOWN = 0.5
 # Share of a doubtful line the detector must confirm as text for the rest of the line to be text too.
@@ -157,10 +164,11 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
         per frame, the lines read, boxes in frame pixels.
     """
     direct = _read_direct(jobs, settings)
-    sure = [[(r, scale) for r, scale in mine if r.confidence >= DIRECT_MIN_CONFIDENCE] for mine in direct]
+    sure = [_without_stacks(mine, work.grey) for mine, work in zip(direct, jobs, strict=True)]
     sure_boxes = [[r.box for r, _ in mine] for mine in sure]
     doubts = [
-        _unexplained_doubts([r for r, _ in readings], known) for readings, known in zip(direct, sure_boxes, strict=True)
+        _unexplained_doubts([r for r, _ in readings], known, work.grey)
+        for readings, known, work in zip(direct, sure_boxes, jobs, strict=True)
     ]
     check_jobs = [
         FrameWork(work.grey, [doubt_area(r.box, work.grey.shape) for r in mine])
@@ -177,9 +185,10 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
     ]
 
 
-def _unexplained_doubts(readings: list[Reading], sure: list[Box]) -> list[Reading]:
+def _unexplained_doubts(readings: list[Reading], sure: list[Box], grey: np.ndarray) -> list[Reading]:
     """The doubtful direct readings the detector must check: not those covered by sure readings (``sure``) and by
-    the smaller doubtful readings inside them, which are checked on their own.
+    the smaller doubtful readings inside them, which are checked on their own, nor stacks of sure lines
+    (:func:`_is_stack_of`).
 
     A stroke-test line that joins several labels reads as garbage. pydicom-data's US1 in float32: "TIS<0. 4 MIEO. 8
     A0=1007" at 0.19 over "TIS<0.4" and "A0=100%", read surely, and "MI=0.8", read at 0.36 and checked on its own.
@@ -191,9 +200,41 @@ def _unexplained_doubts(readings: list[Reading], sure: list[Box]) -> list[Readin
     for doubt in doubts:
         area = _area(doubt.box)
         parts = [d.box for d in doubts if _area(d.box) < area and _covered(d.box, doubt.box) >= _EXPLAINED]
-        if union_cover(doubt.box, [*sure, *parts]) < _EXPLAINED:
+        if union_cover(doubt.box, [*sure, *parts]) < _EXPLAINED and not _is_stack_of(doubt.box, sure, grey):
             unexplained.append(doubt)
     return unexplained
+
+
+def _without_stacks(direct: list[tuple[Reading, float]], grey: np.ndarray) -> list[tuple[Reading, float]]:
+    """The sure direct readings, without those of stacks of lines that were also read line by line
+    (:func:`_is_stack_of`): by sure readings, or by doubtful ones, which the detector checks on their own."""
+    sure = [(r, scale) for r, scale in direct if r.confidence >= DIRECT_MIN_CONFIDENCE]
+    lines = [r.box for r, _ in direct if r.confidence >= DIRECT_MIN_CONFIDENCE or doubtful(r.text, r.confidence)]
+    return [(r, scale) for r, scale in sure if not _is_stack_of(r.box, lines, grey)]
+
+
+def _is_stack_of(box: Box, lines: Sequence[Box], grey: np.ndarray) -> bool:
+    """Whether the stroke pixels of ``box`` lie inside smaller ``lines`` within it, on two or more rows.
+
+    In the sample ultrasound's bottom band, "C5-1  Abd General" over "Sag Liver" was read whole as
+    "Sag Livbd General" (0.46) beside both lines read on their own: the classifier could not explain the stack, so
+    both clinical labels under it were redacted.
+    """
+    parts = [line for line in lines if _area(line) < _area(box) and _covered(line, box) >= _EXPLAINED]
+    rows = sorted(parts, key=lambda line: line[1])
+    stacked = any(lower[1] >= upper[3] - (upper[3] - upper[1]) / 2 for upper, lower in itertools.pairwise(rows))
+    return stacked and _ink_cover(box, parts, grey) >= _INK_EXPLAINED
+
+
+def _ink_cover(box: Box, parts: Sequence[Box], grey: np.ndarray) -> float:
+    """The share of the stroke pixels in ``box`` that the recogniser saw when it read ``parts`` (line boxes read
+    directly, seen with their crops' margins); 0 when ``box`` has none."""
+    x0, y0 = box[:2]
+    ink = stroke_pixels_in(grey, box)
+    covered = np.zeros_like(ink)
+    for px0, py0, px1, py1 in (_crop_box(part, grey.shape) for part in parts):
+        covered[max(0, py0 - y0) : max(0, py1 - y0), max(0, px0 - x0) : max(0, px1 - x0)] = True
+    return float(covered[ink].mean()) if ink.any() else 0.0
 
 
 def _area(box: Box) -> int:
@@ -334,10 +375,14 @@ def _ink_box(box: Box, shape: tuple[int, int]) -> Box:
 
 
 def _line_crop(grey: np.ndarray, box: Box) -> np.ndarray:
-    """The recogniser's view of one line: the ink with a quarter line of background around it, as CRAFT boxes have."""
-    height = box[3] - box[1]
-    x0, y0, x1, y1 = grown(box, grey.shape, max(2, height // 4))
+    """The recogniser's view of one line (:func:`_crop_box`)."""
+    x0, y0, x1, y1 = _crop_box(box, grey.shape)
     return grey[y0:y1, x0:x1]
+
+
+def _crop_box(box: Box, shape: tuple[int, int]) -> Box:
+    """The ink of a line with a quarter line of background around it, as CRAFT boxes have."""
+    return grown(box, shape, max(2, (box[3] - box[1]) // 4))
 
 
 def _drop_coarse_duplicates(readings: list[tuple[Reading, float]]) -> list[Reading]:
