@@ -10,6 +10,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from pydicom.datadict import tag_for_keyword
+
 from monai_deid.header_changes import changed_attributes, compare_headers
 from monai_deid.io import LoadDicomWithMeta
 from monai_deid.ocr import DetectBurnedInText
@@ -31,9 +33,22 @@ _TABLE_ACTIONS = {
 }
 
 
+# Attributes a de-identified file sets to say what was done to it.
+_RECORD_TAGS = frozenset(
+    tag_for_keyword(keyword)
+    for keyword in (
+        "PatientIdentityRemoved",
+        "DeidentificationMethod",
+        "DeidentificationMethodCodeSequence",
+        "LongitudinalTemporalInformationModified",
+        "BurnedInAnnotation",
+    )
+)
+
+
 def _rule(tag: int, change: str, actions: ActionMap) -> str:
     """Why the profile treats a top-level attribute as it does."""
-    if change == "added":
+    if change == "added" or tag in _RECORD_TAGS:
         return "records the de-identification"
     if tag >> 16 & 1:
         return "private attribute"
