@@ -38,6 +38,8 @@ def check_arguments(section: str, target: Callable, arguments: Mapping[str, Any]
         raise TypeError(f"{where}expected a mapping of settings, not {_type_name(arguments)}")
     hints = {name: hint for name, hint in typing.get_type_hints(target).items() if name not in (*fixed, "return")}
     for name, value in arguments.items():
+        if name in fixed:
+            raise TypeError(f"{where}{name} is set by the pipeline, not by a config")
         if name not in hints:
             raise TypeError(f"{where}unknown setting {name!r}; expected one of {sorted(hints)}")
         if not _matches(value, hints[name]):
@@ -63,8 +65,9 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, os.PathLike)
     if origin in (Sequence, Collection, list, tuple):
         item = args[0] if args else Any
-        is_sequence = isinstance(value, (list, tuple)) or (isinstance(value, Collection) and origin is Collection)
-        return is_sequence and not isinstance(value, (str, bytes)) and all(_matches(v, item) for v in value)
+        # any collection but text and mappings: the stages take list(value) (a numpy array of fill values, a set)
+        is_sequence = isinstance(value, Collection) and not isinstance(value, (str, bytes, Mapping))
+        return is_sequence and all(_matches(v, item) for v in value)
     if origin in (dict, Mapping):
         key, item = args or (Any, Any)
         return isinstance(value, Mapping) and all(_matches(k, key) and _matches(v, item) for k, v in value.items())

@@ -612,3 +612,14 @@ def test_on_a_gpu_all_crops_are_one_pass_padded_with_blank_crops_that_change_no_
         with_blank = engine._logits(model, [torch.from_numpy(padded).unsqueeze(1)])[:3]
     assert torch.equal(alone.argmax(2), with_blank.argmax(2))
     assert torch.allclose(alone, with_blank, atol=1e-2)
+
+
+def test_a_stack_dropped_for_a_doubtful_line_is_kept_when_nothing_reads_that_line():
+    # The stack's reading is dropped because its lines were read on their own, one of them doubtfully. If the
+    # detector then finds no text on that line, the stack's reading is the only one of its pixels: it stays.
+    stack, top = Reading((0, 0, 100, 40), "Sag Livbd General", 0.46), Reading((0, 0, 100, 18), "C5-1", 0.9)
+    dropped = [(stack, 1.0, [(0, 22, 90, 40)])]
+
+    assert scan._unconfirmed_stacks(dropped, [(top, 1.0)]) == [(stack, 1.0)]
+    clock = Reading((0, 22, 90, 40), "10:15:00", 0.9)
+    assert scan._unconfirmed_stacks(dropped, [(top, 1.0), (clock, 1.0)]) == []

@@ -250,7 +250,7 @@ def test_verifier_reads_with_the_detection_settings() -> None:
         ({"scan_pixels": "no"}, "scan_pixels must be bool, not str"),
         ({"classify": {"extra_allowlist": [3]}}, "extra_allowlist must be .* not a list of int"),
         ({"verify": {"band_fraction": "wide"}}, "verify: band_fraction must be float, not str"),
-        ({"detect": {"keys": "pixels"}}, "detect: unknown setting 'keys'"),
+        ({"detect": {"keys": "pixels"}}, "detect: keys is set by the pipeline"),
     ],
 )
 def test_settings_of_the_wrong_type_are_refused_naming_the_setting(settings: dict, message: str) -> None:
@@ -289,7 +289,7 @@ def test_settings_of_the_right_types_build_the_stages() -> None:
     settings = {
         "detect": {"text_threshold": 0.6, "batch_size": 8, "half": False},
         "classify": {"ner_model": None, "extra_allowlist": [], "ner_labels": {"HOSPITAL": None}},
-        "redact": {"fill": [0, 0, 0], "margin": 2},
+        "redact": {"fill": np.array([0, 0, 0]), "margin": 2},
         "scrub": {"retain_uids": True, **SECRET},
         "verify": {"band_fraction": 0.2},
     }

@@ -62,6 +62,10 @@ _EXPLAINED = 0.8
 # split it and each line was read on its own. By area alone such a stack is seldom explained: its lines are of
 # different lengths, and the blank rest of its box counts against them.
 _INK_EXPLAINED = 0.98
+# The stroke contrast the ink of a stack is measured at (half the default ``min_contrast``), and the margin around
+# its lines that counts as theirs: glyph edges, not a line of text (the smallest line read is 5 pixels tall).
+_INK_CONTRAST = 8
+_INK_MARGIN = 4
 # A detector line cut by its area's edge and this much inside lines read surely is a piece of those lines.
 _PIECE_OF_KNOWN = 0.5
 # Share of a doubtful line the detector must confirm as text for the rest of the line to be text too.
@@ -164,7 +168,11 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
         per frame, the lines read, boxes in frame pixels.
     """
     direct = _read_direct(jobs, settings)
-    sure = [_without_stacks(mine, work.grey) for mine, work in zip(direct, jobs, strict=True)]
+    sure, stacks = [], []
+    for mine, work in zip(direct, jobs, strict=True):
+        kept, dropped = _without_stacks(mine, work.grey)
+        sure.append(kept)
+        stacks.append(dropped)
     sure_boxes = [[r.box for r, _ in mine] for mine in sure]
     doubts = [
         _unexplained_doubts([r for r, _ in readings], known, work.grey)
@@ -180,8 +188,10 @@ def read_frames(jobs: Sequence[FrameWork], settings: EngineSettings) -> list[lis
     detected = _read_detected(check_jobs, settings, sure_boxes, alone=True)
     large = _read_detected([FrameWork(work.grey, work.areas) for work in jobs], settings, sure_boxes)
     return [
-        _drop_repeats(_drop_coarse_duplicates(k + more + _unconfirmed_rests(mine, more) + big))
-        for k, mine, more, big in zip(sure, doubts, detected, large, strict=True)
+        _drop_repeats(
+            _drop_coarse_duplicates(k + more + _unconfirmed_rests(mine, more) + big + _unconfirmed_stacks(s, k + more))
+        )
+        for k, mine, more, big, s in zip(sure, doubts, detected, large, stacks, strict=True)
     ]
 
 
@@ -205,12 +215,35 @@ def _unexplained_doubts(readings: list[Reading], sure: list[Box], grey: np.ndarr
     return unexplained
 
 
-def _without_stacks(direct: list[tuple[Reading, float]], grey: np.ndarray) -> list[tuple[Reading, float]]:
-    """The sure direct readings, without those of stacks of lines that were also read line by line
-    (:func:`_is_stack_of`): by sure readings, or by doubtful ones, which the detector checks on their own."""
+def _without_stacks(
+    direct: list[tuple[Reading, float]], grey: np.ndarray
+) -> tuple[list[tuple[Reading, float]], list[tuple[Reading, float, list[Box]]]]:
+    """The sure direct readings without those of stacks of lines that were also read line by line
+    (:func:`_is_stack_of`), by sure readings or by doubtful ones, which the detector checks on their own; and the
+    stacks dropped, each with the doubtful lines it was dropped for (see :func:`_unconfirmed_stacks`)."""
     sure = [(r, scale) for r, scale in direct if r.confidence >= DIRECT_MIN_CONFIDENCE]
-    lines = [r.box for r, _ in direct if r.confidence >= DIRECT_MIN_CONFIDENCE or doubtful(r.text, r.confidence)]
-    return [(r, scale) for r, scale in sure if not _is_stack_of(r.box, lines, grey)]
+    doubts = [r.box for r, _ in direct if r.confidence < DIRECT_MIN_CONFIDENCE and doubtful(r.text, r.confidence)]
+    lines = [r.box for r, _ in sure] + doubts
+    kept, dropped = [], []
+    for reading, scale in sure:
+        if _is_stack_of(reading.box, lines, grey):
+            dropped.append((reading, scale, [d for d in doubts if _covered(d, reading.box) >= _EXPLAINED]))
+        else:
+            kept.append((reading, scale))
+    return kept, dropped
+
+
+def _unconfirmed_stacks(
+    stacks: list[tuple[Reading, float, list[Box]]], read: list[tuple[Reading, float]]
+) -> list[tuple[Reading, float]]:
+    """The dropped stacks to keep after all: those with a doubtful line that neither a sure reading nor the detector
+    read a third of. Such a line is dropped as no text, and the stack's reading is the only one of its pixels."""
+    boxes = [r.box for r, _ in read]
+    return [
+        (reading, scale)
+        for reading, scale, doubts in stacks
+        if any(union_cover(doubt, boxes) < _CONFIRMED for doubt in doubts)
+    ]
 
 
 def _is_stack_of(box: Box, lines: Sequence[Box], grey: np.ndarray) -> bool:
@@ -227,12 +260,12 @@ def _is_stack_of(box: Box, lines: Sequence[Box], grey: np.ndarray) -> bool:
 
 
 def _ink_cover(box: Box, parts: Sequence[Box], grey: np.ndarray) -> float:
-    """The share of the stroke pixels in ``box`` that the recogniser saw when it read ``parts`` (line boxes read
-    directly, seen with their crops' margins); 0 when ``box`` has none."""
+    """The share of the stroke pixels in ``box`` (at a contrast below the default ``min_contrast``, so faint
+    strokes count) that lie inside ``parts`` or their anti-aliased edges; 0 when ``box`` has none."""
     x0, y0 = box[:2]
-    ink = stroke_pixels_in(grey, box)
+    ink = stroke_pixels_in(grey, box, _INK_CONTRAST)
     covered = np.zeros_like(ink)
-    for px0, py0, px1, py1 in (_crop_box(part, grey.shape) for part in parts):
+    for px0, py0, px1, py1 in (grown(part, grey.shape, _INK_MARGIN) for part in parts):
         covered[max(0, py0 - y0) : max(0, py1 - y0), max(0, px0 - x0) : max(0, px1 - x0)] = True
     return float(covered[ink].mean()) if ink.any() else 0.0
 
@@ -375,14 +408,10 @@ def _ink_box(box: Box, shape: tuple[int, int]) -> Box:
 
 
 def _line_crop(grey: np.ndarray, box: Box) -> np.ndarray:
-    """The recogniser's view of one line (:func:`_crop_box`)."""
-    x0, y0, x1, y1 = _crop_box(box, grey.shape)
+    """The recogniser's view of one line: the ink with a quarter line of background around it, as CRAFT boxes have."""
+    height = box[3] - box[1]
+    x0, y0, x1, y1 = grown(box, grey.shape, max(2, height // 4))
     return grey[y0:y1, x0:x1]
-
-
-def _crop_box(box: Box, shape: tuple[int, int]) -> Box:
-    """The ink of a line with a quarter line of background around it, as CRAFT boxes have."""
-    return grown(box, shape, max(2, (box[3] - box[1]) // 4))
 
 
 def _drop_coarse_duplicates(readings: list[tuple[Reading, float]]) -> list[Reading]:

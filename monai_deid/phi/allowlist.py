@@ -53,13 +53,14 @@ def _read_yaml(source: str) -> dict:
     return data
 
 
-def _read_extra_file(path: Path) -> str:
+def _read_extra_file(path: Path, index: int) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
+        # not the path: a term given by mistake could be a name
         raise ValueError(
-            f"extra_allowlist: cannot read {path} ({type(e).__name__}); it takes YAML files laid out like the shipped "
-            "clinical_vocabulary.yaml, not terms"
+            f"extra_allowlist: entry {index + 1} cannot be read ({type(e).__name__}); it takes YAML files laid out "
+            "like the shipped clinical_vocabulary.yaml, not terms"
         ) from None
 
 
@@ -80,7 +81,7 @@ class Allowlist:
 
     def __init__(self, extra_files: list[str | Path] | None = None) -> None:
         sources = [resources.files(__package__).joinpath("clinical_vocabulary.yaml").read_text(encoding="utf-8")]
-        sources += [_read_extra_file(Path(p)) for p in extra_files or []]
+        sources += [_read_extra_file(Path(p), i) for i, p in enumerate(extra_files or [])]
         self._single: dict[str, str] = {}
         self._multi: dict[tuple[str, ...], str] = {}
         self._formats: list[tuple[re.Pattern[str], str]] = []
