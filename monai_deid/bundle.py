@@ -72,11 +72,10 @@ def deidentify_folder(
     counts = dict(summary.counts)
     outcome = ", ".join(f"{n} {status}" for status, n in counts.items())
     if summary.not_written:
-        logger.warning(
-            "%d inputs were not written (%s); the audit %s says why", summary.not_written, outcome, audit_path
-        )
+        message = f"{summary.not_written} inputs were not written; the audit {audit_path} says why"
+        logger.warning("%s (%s)", message, outcome)
         if fail_on_errors:
-            raise RuntimeError(f"{summary.not_written} inputs were not written; the audit {audit_path} says why")
+            raise RuntimeError(message)
     else:
         logger.info("every input was written or skipped (%s); audit: %s", outcome, audit_path)
     return counts
