@@ -44,6 +44,10 @@ HEADER_ROWS = [
     "A7731205",
     "ACC A7731205",
     "A773I205",
+    # pieces of identifiers: cut by the edge, split by the detector, spaced out
+    "4471 92",
+    "X-882",
+    "7731 205",
     # PatientBirthDate 19510829
     "08/29/1951",
     "29-AUG-51",
@@ -57,6 +61,12 @@ HEADER_ROWS = [
     "29 AUG 1951",
     "19510829",
     "29AUG1951",
+    # the day and month without the year, or the year cut off by the frame's edge
+    "DOB 29/08",
+    "D.O.B. 08.29",
+    "08/29/19",
+    "Exam 17/01",
+    "01-17",
     # StudyDate 20230117, StudyTime 140322, AcquisitionDateTime 20230117140545
     "01/17/2023",
     "17-JAN-23",
@@ -159,7 +169,12 @@ PATTERN_ROWS = [
     "Mrs Whitfield",
     "Prof. Nakamura",
     "www.stbarnabas.org",
-    "99812-445-19",
+    "63518-445-19",
+    "DOB 1951",
+    "Born 1951",
+    "Tel 555 0199",
+    "555-0199",
+    "Exam 23/02",
     # institution cues: a word that names a kind of institution is (part of) an institution name
     "WESTWAY MEDICAL",
     "RIVERSIDE CLINIC",

@@ -7,6 +7,8 @@ confusions do not matter. A value is found when OCR text shows
 * a fragment of it: consecutive value tokens, which covers values truncated with an ellipsis
   (``"MEMORIAL HOSP..."``), lines split by the detector (``"BAPTIST MED"`` / ``"CTR"``) and single words of names,
 * the value with its separators lost (``"ID98279"``, ``"BAPTISTMEDCTR"``),
+* a piece of an identifier: four characters or more of it, three of them digits, in a row (``"7731 905"`` or
+  ``"X773"`` of ``QX7731905``: cut by the frame's edge, split by the detector, or spaced out),
 
 with one OCR substitution allowed in tokens of five or more characters. Clinical-vocabulary words inside a value
 (a patient named ``"OB"``, an institution called ``"Philips Healthcare"``) count only where the text shows the whole
@@ -28,6 +30,8 @@ _TEMPORAL = {"date", "time", "datetime", "age"}
 _ELLIPSES = ("...", "..", "…")
 # Score of a token one OCR edit from the value's token, or the value's token cut short on screen.
 _NEAR = 0.9
+# A piece of an identifier counts from this many characters, this many of them digits, and scores this much.
+_PIECE_CHARS, _PIECE_DIGITS, _PIECE_SCORE = 4, 3, 0.8
 
 
 class HeaderMatch(NamedTuple):
@@ -89,11 +93,14 @@ class HeaderMatcher:
     ) -> None:
         self._is_vocab = is_vocabulary
         self._renderings: list[_Rendering] = []
+        self._identifiers: list[tuple[str, str]] = []  # (keyword, joined skeleton) of values with digits
         seen: set[tuple[str, ...]] = set()
         for hv in values:
             value_tokens = tuple(t.skel for t in tokenize(hv.value.replace("^", " ")))
             if not value_tokens or all(t in placeholders for t in value_tokens):
                 continue
+            if hv.kind == "text" and sum(c.isdigit() for c in hv.value) >= _PIECE_DIGITS:
+                self._identifiers.append((hv.keyword, "".join(value_tokens)))
             for text in render(hv):
                 tokens = tuple(t.skel for t in tokenize(text))
                 if tokens and tokens not in seen:
@@ -119,7 +126,24 @@ class HeaderMatcher:
                 found += self._find_tokens(text, tokens, r)
             if r.joined in joined:
                 found += self._find_joined(tokens, r)
+        found += self._find_pieces(text, tokens)
         return sorted(found, key=lambda m: (-m.score, m.start))
+
+    def _find_pieces(self, text: str, tokens: list[Token]) -> list[HeaderMatch]:
+        """Runs of consecutive tokens that are a piece of an identifier value (see the module docstring)."""
+        found = []
+        for i in range(len(tokens)):
+            run = ""
+            for j in range(i, len(tokens)):
+                run += tokens[j].skel
+                start, end = tokens[i].start, tokens[j].end
+                if len(run) < _PIECE_CHARS or sum(c.isdigit() for c in text[start:end]) < _PIECE_DIGITS:
+                    continue
+                hits = [keyword for keyword, value in self._identifiers if run in value]
+                if not hits:
+                    break
+                found.append(HeaderMatch(hits[0], start, end, _PIECE_SCORE))
+        return found
 
     def _truncated_after(self, text: str, tokens: list[Token], i: int) -> bool:
         """True when text token ``i`` is the last one or is followed by an ellipsis: a value may be cut there."""

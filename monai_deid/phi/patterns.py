@@ -29,8 +29,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("ssn", re.compile(r"(?<!\d)\d{3}[\- ]\d{2}[\- ]\d{4}(?!\d)")),
     ("phone", re.compile(r"(?<![\d.])(?:\+?\d{1,3}[\s.\-]?)?\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]\d{4}(?![\d.])")),
     ("phone", re.compile(r"(?<!\w)\+\d{1,3}(?:[\s.\-]?\d{2,4}){2,4}(?!\d)")),
+    ("phone", re.compile(r"(?<![\d.\-])\d{3}-\d{4}(?![\d.\-])")),
+    ("phone", re.compile(r"\b(?:TEL|PHONE|PH|FAX|CELL|MOBILE)\.?\s?[:#=]?\s?\+?\(?\d[\d\s().\-]{5,}\d", re.I)),
     ("datetime", re.compile(r"(?<!\d)(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[T ]?\d{4,6}(?!\d)")),
     ("date", re.compile(rf"(?<![\d.])\d{{1,2}}{_SEP}\d{{1,2}}{_SEP}(?:\d{{4}}|\d{{2}})(?![\d%])")),
+    # a date with its year cut off by the frame's edge or the next region ("12/04/1", "12-04-19")
+    ("date", re.compile(r"(?<![\d.])\d{1,2}([/\-])\d{1,2}\1\d{0,3}$")),
+    # a day and a month without the year, in either order, both of two digits ("17/01", "01/17")
+    (
+        "date",
+        re.compile(
+            r"(?<![\w./\-])(?:(?:0[1-9]|[12]\d|3[01])/(?:0[1-9]|1[0-2])|(?:0[1-9]|1[0-2])/(?:0[1-9]|[12]\d|3[01]))(?![\d./%])"
+        ),
+    ),
     ("date", re.compile(rf"(?<![\d.])(?:19|20)\d{{2}}{_SEP}\d{{1,2}}{_SEP}\d{{1,2}}(?!\d)")),
     ("date", re.compile(r"(?<!\d)(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")),
     (
@@ -66,6 +77,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
+    # a birth date shown after its label without a colon ("DOB 12.04", "Born 1957")
+    ("label", re.compile(r"\b(?:DOB|D\.O\.B\.?|BIRTH\s?DATE|BIRTH|BORN)\s?[:#=.]?\s?\d.*", re.I)),
     ("name_title", re.compile(r"\b(?:DR\.?|MRS\.?|MISS|PROF\.?|MR\.|MS\.)\s?[A-Z][A-Za-z'\-]+", re.I)),
 ]
 

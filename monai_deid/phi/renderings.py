@@ -44,7 +44,9 @@ def _render_date(value: str) -> list[str]:
         out += [f"{dd}-{mon}-{year}", f"{dy}-{mon}-{year}", f"{dd} {mon} {year}", f"{dd}{mon}{year}"]
         out += [f"{mon} {dd} {year}", f"{mon} {dy} {year}", f"{mon} {dy}, {year}", f"{mon}-{dd}-{year}"]
     out += [f"{month} {dy}, {y4}", f"{dy} {month} {y4}", f"{dd}/{mon}/{y4}", f"{mon}/{dd}/{y4}"]
-    return out
+    # without the year (a birthday, the day of a visit: PHI all the same), or with it cut off by the frame's edge;
+    # padded only, as "1.17" or "MI 1.1" would be measurements
+    return [*out, f"{dd}/{mm}", f"{mm}/{dd}"]
 
 
 def _render_time(value: str) -> list[str]:
