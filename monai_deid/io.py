@@ -31,7 +31,7 @@ from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.pixels import convert_color_space, get_decoder
 from pydicom.pixels.decoders.base import Decoder
 from pydicom.pixels.utils import compress, pack_bits
-from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from monai_deid.errors import (
     InvalidDicomError,
@@ -46,6 +46,7 @@ __all__ = [
     "LoadDicomWithMetad",
     "SaveDicom",
     "SaveDicomd",
+    "has_hidden_bits",
     "is_dicom_file",
     "pixel_digest",
 ]
@@ -460,6 +461,29 @@ def _ybr_full_to_rgb(frames: np.ndarray) -> np.ndarray:
     return rgb
 
 
+def has_hidden_bits(encoded: EncodedPixels, header: Dataset) -> bool:
+    """Whether native Pixel Data sets bits outside Bits Stored (other than a signed value's sign extension).
+
+    Those bits are no part of any pixel value, so no viewer and no OCR shows them, yet they travel with the bytes:
+    an embedded overlay of old scanners, or text hidden there. Decoded values leave them out, so such pixels are
+    written again from the values.
+    """
+    allocated, stored = int(header.get("BitsAllocated", 8)), int(header.get("BitsStored", 0) or 0)
+    if UID(encoded.transfer_syntax).is_encapsulated or allocated not in (16, 32) or not 0 < stored < allocated:
+        return False
+    if int(header.get("HighBit", stored - 1)) != stored - 1:
+        return False
+    order = ">" if encoded.transfer_syntax == "1.2.840.10008.1.2.2" else "<"
+    count = len(encoded.value) // (allocated // 8)
+    raw = np.frombuffer(encoded.value, f"{order}u{allocated // 8}", count).astype(np.int64)
+    low = raw & ((1 << stored) - 1)
+    if int(header.get("PixelRepresentation", 0)) == 1:
+        negative = low >= 1 << (stored - 1)
+        expected = np.where(negative, low | ((1 << allocated) - (1 << stored)), low)
+        return bool((raw != expected).any())
+    return bool((raw != low).any())
+
+
 def _restore_encoded(ds: Dataset, encoded: EncodedPixels) -> None:
     """Put the original Pixel Data bytes back, in their original transfer syntax."""
     ds.file_meta.TransferSyntaxUID = encoded.transfer_syntax
@@ -533,8 +557,13 @@ class SaveDicom(Transform):
         """
         ds = copy.deepcopy(header)
         ds.file_meta = copy.deepcopy(header.file_meta) if hasattr(header, "file_meta") else FileMetaDataset()
+        # The preamble is free bytes (a TIFF header, a vendor's text): never the input's. The implementation that
+        # writes the file is pydicom, not the one that wrote the input.
+        ds.preamble = bytes(128)
+        ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+        ds.file_meta.ImplementationVersionName = f"PYDICOM {pydicom.__version__}"[:16]
         digest = pixel_digest(image)
-        if digest == encoded.digest:
+        if digest == encoded.digest and not has_hidden_bits(encoded, header):
             _restore_encoded(ds, encoded)
         else:
             meta = getattr(image, "meta", {})

@@ -22,7 +22,7 @@ from monai_deid.errors import (
     UndecodablePixelDataError,
     UnsupportedContentError,
 )
-from monai_deid.io import LoadDicomWithMeta, SaveDicom
+from monai_deid.io import LoadDicomWithMeta, SaveDicom, has_hidden_bits
 
 #: Real files that cannot be loaded, and the typed error each must raise (the rest must round-trip).
 EXPECTED_ERRORS: dict[str, type[DeidError]] = {
@@ -39,6 +39,8 @@ EXPECTED_ERRORS: dict[str, type[DeidError]] = {
     "reportsi.dcm": UnsupportedContentError,
     "reportsi_with_empty_number_tags.dcm": UnsupportedContentError,
 }
+#: Real files whose native Pixel Data sets bits outside Bits Stored (beyond a signed value's sign extension).
+HIDDEN_BITS_FILES = {"mlut_18.dcm"}
 NO_PIXEL_FILES = {
     "ExplVR_BigEndNoMeta.dcm", "ExplVR_LitEndNoMeta.dcm", "UN_sequence.dcm", "empty_charset_LEI.dcm",
     "no_meta_group_length.dcm", "priv_SQ.dcm", "rtplan.dcm", "rtplan_truncated.dcm", "rtstruct.dcm",
@@ -136,11 +138,36 @@ def test_load_gives_all_frames_channel_first_in_stored_dtype(path: Path, loader:
 
 @pytest.mark.parametrize("path", LOADABLE, ids=_id)
 def test_unchanged_pixels_round_trip_byte_identical(path: Path, loader: LoadDicomWithMeta, tmp_path: Path) -> None:
-    written = SaveDicom(tmp_path)(*loader(path))
+    image, header, encoded = loader(path)
+    written = SaveDicom(tmp_path)(image, header, encoded)
     source, output = _read(path), pydicom.dcmread(written)
+    assert np.array_equal(output.pixel_array, source.pixel_array)
+    if has_hidden_bits(encoded, header):  # pydicom's mlut_18: bits outside Bits Stored set, written from the values
+        assert path.name in HIDDEN_BITS_FILES and output.PixelData != source.PixelData
+        return
+    assert path.name not in HIDDEN_BITS_FILES
     assert output.file_meta.TransferSyntaxUID == source.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2")
     assert output.PixelData == source.PixelData
-    assert np.array_equal(output.pixel_array, source.pixel_array)
+
+
+def test_bits_outside_bits_stored_are_not_written(loader: LoadDicomWithMeta, tmp_path: Path) -> None:
+    # a name hidden in bit 15 of 12-bit pixels: no pixel value shows it, the raw bytes do
+    ds = pydicom.dcmread(PYDICOM_TEST_FILES / "CT_small.dcm")
+    values = np.clip(ds.pixel_array, -2048, 2047).astype(np.int16)
+    raw = values.view(np.uint16).copy()
+    raw[10:20, 10:60] |= 1 << 14
+    ds.BitsStored, ds.HighBit = 12, 11
+    ds.PixelData = raw.tobytes()
+    ds.preamble = b"DOE^JOHN 19570412".ljust(128, b" ")
+    ds.file_meta.ImplementationVersionName = "DOEJOHN"
+    ds.file_meta.PrivateInformationCreatorUID = "1.2.3.4"
+    ds.file_meta.PrivateInformation = b"DOE^JOHN"
+    ds.save_as(tmp_path / "hidden.dcm")
+    written = SaveDicom(tmp_path / "out")(*loader(tmp_path / "hidden.dcm"))
+    output = pydicom.dcmread(written)
+    stored = np.frombuffer(output.PixelData, np.int16).reshape(values.shape)
+    assert np.array_equal(stored, output.pixel_array) and np.array_equal(stored, values)  # sign-extended, no bit 14
+    assert output.preamble == bytes(128) and output.file_meta.ImplementationVersionName != "DOEJOHN"
 
 
 #: Independent decoders per output syntax: DCMTK where it has a codec, GDCM for JPEG 2000. (GDCM 3.2's RLE decoder

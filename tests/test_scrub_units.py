@@ -88,6 +88,14 @@ def test_uids_well_known_untouched_and_valid():
     assert "SourceApplicationEntityTitle" not in ds.file_meta
 
 
+def test_file_meta_private_information_goes():
+    ds = _ct()
+    ds.file_meta.PrivateInformationCreatorUID = "1.2.3.4"
+    ds.file_meta.PrivateInformation = b"DOE^JOHN 5558675309"
+    scrubbed = ScrubMetadata(secret=SECRET)(ds)
+    assert "PrivateInformation" not in scrubbed.file_meta and "PrivateInformationCreatorUID" not in scrubbed.file_meta
+
+
 def test_retain_uids_keeps_them():
     ds = ScrubMetadata(secret=SECRET, retain_uids=True)(_ct())
     assert ds.SOPInstanceUID == _ct().SOPInstanceUID
@@ -101,6 +109,7 @@ def test_dates_shift_and_fail_closed():
     assert shift_dt("20200301101530.123+0100", -1) == "20200229101530.123+0100"
     assert shift_dt("2020", -400) == "2019"  # year precision: the middle of the year moves, precision stays
     assert shift_dt("garbage", 3) == ""
+    assert shift_dt("20200301 DOE 5558675309", -1) == "20200229"  # text after the date does not travel with it
 
 
 def test_one_date_offset_per_patient():

@@ -15,6 +15,8 @@ __all__ = ["DUMMY_VALUES", "shift_da", "shift_dt"]
 DUMMY_VALUES = {"DA": "19000101", "DT": "19000101000000", "TM": "000000"}
 
 _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(.*)$")
+# What may follow the date of a DT value: a time (HHMMSS.FFFFFF, less precise too) and a UTC offset.
+_DT_TIME = re.compile(r"^(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?(?:[+\-]\d{4})?$")
 
 
 def _shift_date(yyyymmdd: str, days: int) -> str:
@@ -51,9 +53,10 @@ def _shift_one_dt(value: str, days: int) -> str:
         shifted = _shift_date(f"{year}{month or '07'}{'15' if month else '01'}", days)
         return shifted[: 6 if month else 4]
     shifted = _shift_date(year + month + day, days)
-    return shifted + rest if shifted else ""
+    # anything else after the date is not a time: free text (a name, a number) that must not travel with it
+    return shifted + (rest if _DT_TIME.match(rest) else "") if shifted else ""
 
 
 def shift_dt(value: str, days: int) -> str:
-    """Shift the date part of every value of a DT value, keeping time and UTC offset."""
+    """Shift the date part of every value of a DT value, keeping time and UTC offset (and dropping anything else)."""
     return "\\".join(_shift_one_dt(v, days) for v in value.split("\\"))

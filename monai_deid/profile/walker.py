@@ -32,6 +32,8 @@ _CLEANED_AWAY = "ANONYMIZED"
 _ASCII_VRS = frozenset({"UI", "DA", "DT"})
 # File meta attributes outside Table E.1-1 that name sending/receiving stations: device identity.
 _FILE_META_DEVICE_TAGS = (0x00020016, 0x00020017, 0x00020018)
+# Private Information Creator UID and Private Information: a vendor's own bytes, which nothing here can inspect.
+_FILE_META_PRIVATE_TAGS = (0x00020100, 0x00020102)
 
 
 @cache
@@ -110,8 +112,12 @@ class Walk:
             self._private(ds, private)
 
     def file_meta(self, meta: Dataset) -> None:
-        """Apply the profile to the file meta group (Media Storage SOP Instance UID follows SOP Instance UID)."""
+        """Apply the profile to the file meta group (Media Storage SOP Instance UID follows SOP Instance UID; the
+        private information goes)."""
         self.dataset(meta)
+        for tag in _FILE_META_PRIVATE_TAGS:
+            if tag in meta:
+                del meta[tag]
         if not self.actions.options.retain_device_identity:
             for tag in _FILE_META_DEVICE_TAGS:
                 if tag in meta:
