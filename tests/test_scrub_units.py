@@ -286,3 +286,34 @@ def test_nested_patient_id_gets_its_own_pseudonym():
     out = ScrubMetadata(secret=SECRET)(ds)
     other, own = (item.PatientID for item in out.ReferencedImageSequence)
     assert own == out.PatientID != other and other.startswith("ANON")
+
+
+def _with_unlisted_attributes() -> Dataset:
+    ds = _ct()
+    ds.PatientName = "NIGHTJAR^PTARMIGAN"
+    ds.add_new(0x00400400, "LT", "Call NIGHTJAR at 555-867-5309 re contrast")  # Comments on the Scheduled Procedure
+    ds.add_new(0x00181200, "DA", "20200101")  # Date of Last Calibration
+    return ds
+
+
+def test_free_text_and_dates_the_table_does_not_list_are_cleaned():
+    scrubbed = ScrubMetadata(secret=SECRET)(_with_unlisted_attributes())
+    comment = scrubbed[0x00400400].value
+    assert "contrast" in comment and "NIGHTJAR" not in comment and "5309" not in comment
+    assert scrubbed[0x00181200].value != "20200101"
+    kept = ScrubMetadata(secret=SECRET, retain_long_full_dates=True)(_with_unlisted_attributes())
+    assert kept[0x00181200].value == "20200101"
+
+
+def test_text_written_with_another_vr_is_cleaned_by_its_own(tmp_path):
+    ds = _ct()
+    ds.PatientName = "QUILLON^ZEBRAFINCH"
+    ds.add_new(0x00081030, "CS", "QUILLON ZEBRAFINCH 555-867-5309")  # Study Description as a code string
+    ds.add_new(0x001021B0, "DS", "5558675309")  # Additional Patient History as a number
+    ds.add_new(0x00080090, "LO", "KESTREL")  # Referring Physician's Name as a long string
+    ds.add_new(0x0008103E, "LO", "ref by Kestrel")
+    ds.save_as(tmp_path / "wrong_vr.dcm")
+    scrubbed = ScrubMetadata(secret=SECRET)(pydicom.dcmread(tmp_path / "wrong_vr.dcm"))
+    assert "ZEBRAFINCH" not in scrubbed.StudyDescription and "5309" not in scrubbed.StudyDescription
+    assert "5558675309" not in str(scrubbed.get(0x001021B0, ""))
+    assert "Kestrel" not in scrubbed.SeriesDescription

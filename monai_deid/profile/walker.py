@@ -13,8 +13,9 @@ from functools import cache
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.valuerep import PersonName
 
-from monai_deid.profile.actions import TEXT_VRS, dummy_value, empty_value
+from monai_deid.profile.actions import STRING_VRS, TEXT_VRS, dummy_value, empty_value
 from monai_deid.profile.clean_text import TextCleaner
 from monai_deid.profile.dates import shift_da, shift_dt
 from monai_deid.profile.pseudonyms import Pseudonymizer
@@ -31,6 +32,8 @@ _TERM_VRS = frozenset({"AE", "LO", "SH"})
 _CLEANED_AWAY = "ANONYMIZED"
 _ASCII_VRS = frozenset({"UI", "DA", "DT"})
 # File meta attributes outside Table E.1-1 that name sending/receiving stations: device identity.
+# Value representations of free text, cleaned wherever they are (see ``Walk._unlisted``).
+_FREE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
 _FILE_META_DEVICE_TAGS = (0x00020016, 0x00020017, 0x00020018)
 # Private Information Creator UID and Private Information: a vendor's own bytes, which nothing here can inspect.
 _FILE_META_PRIVATE_TAGS = (0x00020100, 0x00020102)
@@ -59,6 +62,17 @@ def _term_tags() -> frozenset[int]:
         if _TERM_KEYWORD.search(record["keyword"]):
             tags.add(tag)
     return frozenset(tags)
+
+
+def _fix_text_vr(ds: Dataset, tag: int) -> None:
+    """Give a text attribute written with another string VR (a description as ``CS``, a history as ``DS``) its own
+    VR back: the cleaning follows the VR, and a value read as a code or a number would be kept as it is."""
+    own, written = _vr_of(tag), ds.get_item(tag).VR
+    if written and written != own and own in TEXT_VRS and written in STRING_VRS:
+        elem = ds[tag]
+        elem.VR = own
+        if own == "PN" and elem.value is not None:
+            elem.value = [PersonName(v) for v in elem.value] if elem.VM > 1 else PersonName(elem.value)
 
 
 def _is_term_tag(tag: int) -> bool:
@@ -103,6 +117,7 @@ class Walk:
             if tag >> 16 & 1:
                 private.append(tag)
                 continue
+            _fix_text_vr(ds, tag)
             action = by_tag.get(tag)
             if action is None:
                 self._unlisted(ds, tag, structured)
@@ -154,6 +169,12 @@ class Walk:
                 self.pending_text.append((ds, tag))
             elif vr in ("DA", "DT"):
                 self._clean_date(ds[tag])
+        elif vr in _FREE_TEXT_VRS:
+            # Comments and notes of attributes the table does not list (newer than it, or retired) are free text
+            # like the listed ones: the clinical words stay, the names, numbers and dates go.
+            self.pending_text.append((ds, tag))
+        elif vr in ("DA", "DT") and not self.actions.options.retain_long_full_dates:
+            self._clean_date(ds[tag])  # a date the table does not list (a death date) is a date all the same
 
     def _apply(self, ds: Dataset, tag: int, action: str, structured: bool) -> None:
         if action == "X":
