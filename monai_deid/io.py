@@ -176,11 +176,18 @@ def _check_pixel_content(path: Path, ds: Dataset) -> None:
     if "PixelData" not in ds:
         if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
             raise MissingPixelDataError(path, "float pixel data is not supported")
-        name = UID(sop_class).name if sop_class else "unknown SOP class"
+        name = _uid_name(sop_class) if sop_class else "unknown SOP class"
         # pydicom stops silently at the end of a truncated file, so an image without pixels is most often one
         hint = " (the file may be truncated)" if "Image Storage" in name else ""
         raise MissingPixelDataError(path, f"no Pixel Data in a {name} object{hint}")
     _check_pixel_description(path, ds)
+
+
+def _uid_name(value: object) -> str:
+    """A UID's registered name, or the UID itself: digits and dots, never free text (a broken file may hold a name
+    where a UID belongs, and the reason goes into the audit)."""
+    text = str(value)
+    return UID(text).name if len(text) <= 64 and _UID_NAME.match(text) else "(not a UID)"
 
 
 def _check_pixel_description(path: Path, ds: Dataset) -> None:
@@ -212,9 +219,9 @@ def _decode(path: Path, ds: Dataset) -> tuple[np.ndarray, str]:
     try:
         decoder = get_decoder(tsyntax)
     except NotImplementedError:
-        raise UndecodablePixelDataError(path, f"no decoder for transfer syntax {tsyntax}") from None
+        raise UndecodablePixelDataError(path, f"no decoder for transfer syntax {_uid_name(tsyntax)}") from None
     if not decoder.is_available:
-        raise UndecodablePixelDataError(path, f"no installed plugin decodes {UID(tsyntax).name}")
+        raise UndecodablePixelDataError(path, f"no installed plugin decodes {_uid_name(tsyntax)}")
     try:
         array, info = _decoded(decoder, ds, str(tsyntax))
     except Exception as e:

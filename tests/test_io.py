@@ -280,3 +280,14 @@ def test_changed_sub_sampled_ultrasound_stays_a_valid_instance(loader: LoadDicom
     written = SaveDicom(tmp_path)(_flip_block(image), header, encoded)
     assert pydicom.dcmread(written, stop_before_pixels=True).PhotometricInterpretation == "RGB"
     assert not iod_errors(written) - iod_errors(source)
+
+
+def test_a_name_where_a_uid_belongs_is_not_quoted(loader: LoadDicomWithMeta, tmp_path: Path) -> None:
+    ds = pydicom.dcmread(PYDICOM_TEST_FILES / "CT_small.dcm")
+    del ds.PixelData
+    with pydicom.config.disable_value_validation():
+        ds.SOPClassUID = "NIGHTJAR^PTARMIGAN"
+        ds.save_as(tmp_path / "name_as_uid.dcm")
+    with pytest.raises(MissingPixelDataError) as raised:
+        loader(tmp_path / "name_as_uid.dcm")
+    assert "NIGHTJAR" not in str(raised.value) and "(not a UID)" in str(raised.value)
