@@ -20,12 +20,14 @@ _PATTERNS = [
     r"(?<!\d)\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})(?!\d)",  # day/month/year in either order
     rf"(?<![a-z0-9])\d{{1,2}}(?:st|nd|rd|th)?[ -]?{_MONTHS}[ ,-]*(?:\d{{4}}|\d{{2}})?(?![a-z0-9])",
     rf"(?<![a-z0-9]){_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? ?(?:\d{{4}})?(?![a-z0-9])",
-    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail
+    r"[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+",  # e-mail (a local part is at most 64 characters)
     r"(?<![\w])\+?\(?\d{2,4}\)?[ .-]?\d{3,4}[ .-]\d{3,4}(?![\w])",  # phone numbers
-    r"(?<![\w])(?:mrn|id|acc|no|nr)?[ #:.]*[a-z]{0,3}[-#]?\d{5,}[a-z0-9-]*(?![\w])",  # long numbers and IDs
+    r"(?<![\w])(?:mrn|id|acc|no|nr)?[ #:.]{0,3}[a-z]{0,3}[-#]?\d{5,}[a-z0-9-]*(?![\w])",  # long numbers and IDs
     r"(?<![\w])[a-z]{1,4}[-#]?\d{4,}(?![\w])",  # short prefix + 4 or more digits (MRN12345)
 ]
 _MIN_TERM = 2
+_BLANKS = re.compile(r"[ \t]{2,}")
+_EDGE = " \t\n\r\f\v,;:^-"  # what a cleaned value does not start or end with
 
 
 def name_renderings(person_name: str) -> set[str]:
@@ -72,6 +74,6 @@ class TextCleaner:
         return "\\".join(self._clean_one(value) for value in text.split("\\"))
 
     def _clean_one(self, value: str) -> str:
-        cleaned = self._regex.sub(" ", value)
-        cleaned = re.sub(r"[ \t]{2,}", " ", cleaned)
-        return re.sub(r"^[\s,;:^-]+|[\s,;:^-]+$", "", cleaned)
+        # runs of blanks closed up first: the patterns then never scan a long run again from each of its places
+        cleaned = self._regex.sub(" ", _BLANKS.sub(" ", value))
+        return _BLANKS.sub(" ", cleaned).strip(_EDGE)
