@@ -159,6 +159,16 @@ def test_split_line_regions_share_evidence():
     assert out[1].reason == "header:InstitutionName" and out[4].reason == "pattern:time"
 
 
+def test_letters_read_one_by_one_are_read_as_a_word():
+    ds = _header("US1_UNCR.dcm")
+    ds.PatientName, ds.PatientID = "ZEBRAFINCH^QUILLON", "QX7731905"
+    spaced = [TextRegion((0,), (10 + 45 * i, 100, 24 + 45 * i, 118), c, 0.9) for i, c in enumerate("ZEBRAFINCH")]
+    stacked = [TextRegion((0,), (500, 10 + 22 * i, 514, 28 + 22 * i), c, 0.9) for i, c in enumerate("QX7731905")]
+    markers = [TextRegion((0,), (300, 300, 312, 316), "R", 0.9), TextRegion((0,), (400, 300, 412, 316), "L", 0.9)]
+    out = ClassifyPHI(ner_model=None)(spaced + stacked + markers, ds)
+    assert all(r.is_phi for r in out[:-2]) and not any(r.is_phi for r in out[-2:])
+
+
 def test_dict_transform_in_compose_writes_only_labels():
     ds = _header("US1_UNCR.dcm")
     regions = one_per_line(["BAPTIST MED CTR", "LYMPH NODE", "13US1"])

@@ -5,6 +5,7 @@
   (``"MED"`` ``"CTR"``);
 * pieces that touch or overlap are one word cut in two: if one piece is PHI, so is the other;
 * a bare number right next to a date or time is a piece of it;
+* single letters spaced wide apart, or stacked one per row, are read as one word (``"Z" "E" "B" ...``);
 * an institution name fills its line: once a piece shows an institution cue or the header's institution, the
   other pieces of the line are the rest of the name (``"*WESTWAY"`` next to ``"MEDICAL*"``);
 * and its block: a line of words (no digits: not a parameter readout) stacked right under or over an institution
@@ -25,9 +26,11 @@ from .patterns import find_patterns
 from .policy import DOUBT_REASON
 from .text_norm import closed_up_kept, digit_view
 
-__all__ = ["line_chains", "line_context_evidence"]
+__all__ = ["column_chains", "line_chains", "line_context_evidence"]
 
 _GAP_HEIGHTS = 1.5  # neighbours on a line are at most this many text heights apart
+_LETTER_GAP_HEIGHTS = 3.0  # ... and letters read one by one (spaced out) this many
+_LETTER_CHARS = 2  # a reading of at most this many letters or digits may be one letter of a spaced-out word
 _GLUED_HEIGHTS = 0.25  # pieces closer than this are one word cut in two
 _NEXT_TO_HEIGHTS = 1.0  # a number this close to a date or time belongs to it
 _OVERLAP = 0.5  # neighbours overlap vertically by at least this share of the smaller height
@@ -45,15 +48,55 @@ def _gap(a: TextRegion, b: TextRegion) -> int:
     return b.box[0] - a.box[2]
 
 
+def _shared_frame(a: TextRegion, b: TextRegion) -> bool:
+    return not a.frames or not b.frames or bool(set(a.frames) & set(b.frames))
+
+
+def _is_letter(r: TextRegion) -> bool:
+    return 0 < sum(c.isalnum() for c in r.text) <= _LETTER_CHARS
+
+
 def _same_line(a: TextRegion, b: TextRegion) -> bool:
     overlap = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
-    shared_frame = not a.frames or not b.frames or bool(set(a.frames) & set(b.frames))
+    reach = _LETTER_GAP_HEIGHTS if _is_letter(a) and _is_letter(b) else _GAP_HEIGHTS
     return (
-        shared_frame
+        _shared_frame(a, b)
         and overlap >= _OVERLAP * min(_height(a), _height(b))
-        and _gap(a, b) <= _GAP_HEIGHTS * max(_height(a), _height(b))
+        and _gap(a, b) <= reach * max(_height(a), _height(b))
         and b.box[0] >= a.box[0]
     )
+
+
+def _same_column(a: TextRegion, b: TextRegion) -> bool:
+    """Whether the letter ``b`` stands right under the letter ``a`` (a word written one letter per row)."""
+    overlap = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+    width = min(a.box[2] - a.box[0], b.box[2] - b.box[0])
+    gap = b.box[1] - a.box[3]
+    return (
+        _is_letter(a)
+        and _is_letter(b)
+        and _shared_frame(a, b)
+        and overlap >= _OVERLAP * max(width, 1)
+        and -_OVERLAP * _height(a) <= gap <= max(_height(a), _height(b))
+    )
+
+
+def column_chains(regions: Sequence[TextRegion]) -> list[list[int]]:
+    """Indices of letters stacked one per row, top to bottom; chains of three or more only."""
+    order = sorted(range(len(regions)), key=lambda i: (regions[i].box[1], regions[i].box[0]))
+    chains: list[list[int]] = []
+    used: set[int] = set()
+    for first in order:
+        if first in used:
+            continue
+        chain = [first]
+        for nxt in order:
+            if nxt not in used and nxt not in chain and _same_column(regions[chain[-1]], regions[nxt]):
+                chain.append(nxt)
+        if len(chain) > 2:
+            used.update(chain)
+            chains.append(chain)
+    return chains
 
 
 def line_chains(regions: Sequence[TextRegion]) -> list[list[int]]:
@@ -155,6 +198,10 @@ def line_context_evidence(
                     if evidence:
                         found[b] = evidence
     _institution_block(labelled, chains, found)
+    for chain in column_chains(labelled):
+        for i, evidence in _joined_evidence(chain, labelled, matcher, cues).items():
+            if not labelled[i].is_phi:
+                found.setdefault(i, evidence)
     return found
 
 
