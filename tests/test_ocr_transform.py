@@ -623,3 +623,18 @@ def test_a_stack_dropped_for_a_doubtful_line_is_kept_when_nothing_reads_that_lin
     assert scan._unconfirmed_stacks(dropped, [(top, 1.0)]) == [(stack, 1.0)]
     clock = Reading((0, 22, 90, 40), "10:15:00", 0.9)
     assert scan._unconfirmed_stacks(dropped, [(top, 1.0), (clock, 1.0)]) == []
+
+
+def test_deep_data_with_a_voi_lut_and_no_window_is_viewed_through_the_lut_range():
+    # a CR/DX-style header: the display range comes from a VOI LUT, not from Window Center and Width
+    pixels = np.full((1, 1, 64, 64), 40, np.int16)
+    pixels[..., :8, :] = -1000  # air and metal widen the percentile range the view would fall back to
+    pixels[..., -8:, :] = 3000
+    pixels[..., 30:40, 10:50] = 100  # text 60 units above its background
+    header = pydicom.Dataset()
+    header.PixelRepresentation = 1
+    item = pydicom.Dataset()
+    item.LUTDescriptor = [401, (-160) & 0xFFFF, 16]  # inputs -160 to 240, as a 40/400 window
+    header.VOILUTSequence = [item]
+    view = build_ocr_view(pixels, "MONOCHROME2", header, 16).frames[0]
+    assert int(view[35, 30]) - int(view[20, 30]) >= 30

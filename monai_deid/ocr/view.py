@@ -282,17 +282,38 @@ def _glyph_rows(frame: np.ndarray, padding: float, edge: float) -> np.ndarray:
 
 
 def _header_window(header: pydicom.Dataset | None) -> tuple[float, float] | None:
-    if header is None or "WindowCenter" not in header or "WindowWidth" not in header:
+    """The header's first window as ``(centre, width)`` in stored values: Window Center and Width, else the input
+    range of the first VOI LUT (a viewer shows the values below and above that range as its first and last entries);
+    ``None`` without either."""
+    if header is None:
         return None
-    centre, width = header.WindowCenter, header.WindowWidth
-    centre = float(centre[0] if isinstance(centre, pydicom.multival.MultiValue) else centre)
-    width = float(width[0] if isinstance(width, pydicom.multival.MultiValue) else width)
+    if "WindowCenter" in header and "WindowWidth" in header:
+        centre, width = header.WindowCenter, header.WindowWidth
+        centre = float(centre[0] if isinstance(centre, pydicom.multival.MultiValue) else centre)
+        width = float(width[0] if isinstance(width, pydicom.multival.MultiValue) else width)
+    else:
+        lut_range = _voi_lut_range(header)
+        if lut_range is None:
+            return None
+        centre, width = (lut_range[0] + lut_range[1]) / 2.0, float(lut_range[1] - lut_range[0])
     if width <= 1:
         return None
     # Window values are in rescaled units; the stored values are not rescaled.
     slope = float(header.get("RescaleSlope", 1) or 1)
     intercept = float(header.get("RescaleIntercept", 0) or 0)
     return (centre - intercept) / slope, width / abs(slope)
+
+
+def _voi_lut_range(header: pydicom.Dataset) -> tuple[int, int] | None:
+    """The lowest and highest input values of the header's first VOI LUT (its LUT Descriptor), if it has one."""
+    items = header.get("VOILUTSequence") or []
+    descriptor = items[0].get("LUTDescriptor") if len(items) else None
+    if descriptor is None or len(descriptor) != 3:
+        return None
+    entries, first = int(descriptor[0]) or 1 << 16, int(descriptor[1])
+    if int(header.get("PixelRepresentation", 0)) == 1 and first >= 1 << 15:
+        first -= 1 << 16  # the first input value is signed for signed pixels
+    return first, first + entries - 1
 
 
 def _stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
