@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..regions import TextRegion
 from .allowlist import Allowlist
@@ -83,25 +83,23 @@ def _same_column(a: TextRegion, b: TextRegion) -> bool:
 
 def column_chains(regions: Sequence[TextRegion]) -> list[list[int]]:
     """Indices of letters stacked one per row, top to bottom; chains of three or more only."""
-    order = sorted(range(len(regions)), key=lambda i: (regions[i].box[1], regions[i].box[0]))
-    chains: list[list[int]] = []
-    used: set[int] = set()
-    for first in order:
-        if first in used:
-            continue
-        chain = [first]
-        for nxt in order:
-            if nxt not in used and nxt not in chain and _same_column(regions[chain[-1]], regions[nxt]):
-                chain.append(nxt)
-        if len(chain) > 2:
-            used.update(chain)
-            chains.append(chain)
-    return chains
+    return _chains(regions, axis=1, follows=_same_column, shortest=3)
 
 
 def line_chains(regions: Sequence[TextRegion]) -> list[list[int]]:
     """Indices of regions that read as one line, left to right; chains of two or more regions only."""
-    order = sorted(range(len(regions)), key=lambda i: (regions[i].box[0], regions[i].box[1]))
+    return _chains(regions, axis=0, follows=_same_line, shortest=2)
+
+
+def _chains(
+    regions: Sequence[TextRegion],
+    axis: int,
+    follows: Callable[[TextRegion, TextRegion], bool],
+    shortest: int,
+) -> list[list[int]]:
+    """Chains of region indices in reading order along ``axis`` (0: x, 1: y), each region following the last one
+    of its chain (``follows(last, next)``), of ``shortest`` regions or more; a region is in one chain at most."""
+    order = sorted(range(len(regions)), key=lambda i: (regions[i].box[axis], regions[i].box[1 - axis]))
     chains: list[list[int]] = []
     used: set[int] = set()
     for first in order:
@@ -109,9 +107,9 @@ def line_chains(regions: Sequence[TextRegion]) -> list[list[int]]:
             continue
         chain = [first]
         for nxt in order:
-            if nxt not in used and nxt not in chain and _same_line(regions[chain[-1]], regions[nxt]):
+            if nxt not in used and nxt not in chain and follows(regions[chain[-1]], regions[nxt]):
                 chain.append(nxt)
-        if len(chain) > 1:
+        if len(chain) >= shortest:
             used.update(chain)
             chains.append(chain)
     return chains
