@@ -324,3 +324,10 @@ def test_long_runs_of_blanks_and_letters_are_cleaned():
     cleaner = TextCleaner(["DOE^JOHN"], ["4471923"])
     assert cleaner("seen" + " " * 40_000 + "DOE JOHN 4471923 liver") == "seen liver"
     assert cleaner("x" * 40_000 + " 555-867-5309") == "x" * 40_000
+
+
+@pytest.mark.parametrize(("age", "kept"), [("097Y", "090Y"), ("090Y", "090Y"), ("089Y", "089Y"), ("006M", "006M")])
+def test_ages_over_89_are_kept_as_90(age, kept):
+    ds = _ct()
+    ds.PatientAge = age
+    assert ScrubMetadata(secret=SECRET, retain_patient_characteristics=True)(ds).PatientAge == kept

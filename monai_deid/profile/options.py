@@ -32,7 +32,8 @@ class ProfileOptions:
         retain_uids: keep UIDs instead of replacing them with keyed ``2.25`` UIDs.
         retain_device_identity: keep device identifiers (serial numbers, station names, AE titles cleaned).
         retain_institution_identity: keep institution names, addresses and codes.
-        retain_patient_characteristics: keep age, sex, size, weight and similar; clean allergies and state.
+        retain_patient_characteristics: keep age (over 89 years as 90), sex, size, weight and similar; clean allergies
+            and state.
         retain_long_full_dates: keep dates and times unchanged (wins over ``retain_long_modified_dates``).
         retain_long_modified_dates: shift dates by one keyed offset per patient, so intervals survive (default).
         clean_descriptors: keep free-text descriptions and comments with identifying text removed (default); off,

@@ -38,7 +38,7 @@ class ScrubMetadata(Transform):
         retain_uids: keep UIDs instead of replacing them.
         retain_device_identity: keep device identifiers.
         retain_institution_identity: keep institution identifiers.
-        retain_patient_characteristics: keep age, sex, size, weight and similar.
+        retain_patient_characteristics: keep age (over 89 years as 90), sex, size, weight and similar.
         retain_long_full_dates: keep dates unchanged (wins over ``retain_long_modified_dates``).
         retain_long_modified_dates: shift dates by a per-patient keyed offset (default); with both False dates go.
         clean_descriptors: keep descriptions and comments with identifying text removed (default).

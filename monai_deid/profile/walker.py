@@ -27,6 +27,9 @@ __all__ = ["Walk"]
 
 PATIENT_NAME = 0x00100010
 PATIENT_ID = 0x00100020
+PATIENT_AGE = 0x00101010
+# The oldest age kept as it is: older ages are shown as this one (HIPAA Safe Harbor's "90 or older").
+_OLDEST_AGE = "090Y"
 _TERM_KEYWORD = re.compile(r"(ID|IDs|Number|Numbers|Name|Address|Title|Locator|Value)$")
 _TERM_VRS = frozenset({"AE", "LO", "SH"})
 _CLEANED_AWAY = "ANONYMIZED"
@@ -73,6 +76,13 @@ def _fix_text_vr(ds: Dataset, tag: int) -> None:
         elem.VR = own
         if own == "PN" and elem.value is not None:
             elem.value = [PersonName(v) for v in elem.value] if elem.VM > 1 else PersonName(elem.value)
+
+
+def _cap_age(elem: DataElement) -> None:
+    """A kept Patient's Age over 89 years becomes 90 years: so few people are that old that the age identifies."""
+    value = str(elem.value or "").strip().upper()
+    if value.endswith("Y") and value[:-1].isdigit() and int(value[:-1]) > 89:
+        elem.value = _OLDEST_AGE
 
 
 def _is_term_tag(tag: int) -> bool:
@@ -183,6 +193,8 @@ class Walk:
             del ds[tag]
             return
         vr = ds.get_item(tag).VR or _vr_of(tag)
+        if tag == PATIENT_AGE and action == "K":
+            _cap_age(ds[tag])
         if vr != "SQ" and (action == "K" or (action == "C" and vr == "TM")):
             return  # kept as read: no need to decode it (times stay under whole-day date offsets)
         if vr in _ASCII_VRS and self._replace_raw(ds, tag, vr, action):
