@@ -481,14 +481,12 @@ def has_hidden_bits(encoded: EncodedPixels, header: Dataset) -> bool:
     if int(header.get("HighBit", stored - 1)) != stored - 1:
         return False
     order = ">" if encoded.transfer_syntax == "1.2.840.10008.1.2.2" else "<"
-    count = len(encoded.value) // (allocated // 8)
-    raw = np.frombuffer(encoded.value, f"{order}u{allocated // 8}", count).astype(np.int64)
-    low = raw & ((1 << stored) - 1)
-    if int(header.get("PixelRepresentation", 0)) == 1:
-        negative = low >= 1 << (stored - 1)
-        expected = np.where(negative, low | ((1 << allocated) - (1 << stored)), low)
-        return bool((raw != expected).any())
-    return bool((raw != low).any())
+    signed = int(header.get("PixelRepresentation", 0)) == 1
+    width = allocated // 8
+    raw = np.frombuffer(encoded.value, f"{order}{'i' if signed else 'u'}{width}", len(encoded.value) // width)
+    # shifted up and back: the unused bits of unsigned values become 0, those of signed ones copies of the sign bit
+    unused = allocated - stored
+    return bool(((raw << unused) >> unused != raw).any())
 
 
 def _restore_encoded(ds: Dataset, encoded: EncodedPixels) -> None:
