@@ -319,6 +319,52 @@ def test_text_written_with_another_vr_is_cleaned_by_its_own(tmp_path):
     assert "Kestrel" not in scrubbed.SeriesDescription
 
 
+def _with_words_in_numbers(path) -> Dataset:
+    """CT_small with words written into a number, an age, a time and a UID, read back as scanners' files are."""
+    ds = _ct()
+    ds.PatientAge, ds.InstanceNumber, ds.InstanceCreationTime = "040Y", "12345678", "135446"
+    ds.add_new(0x00209313, "UI", "1.2.3.44556677")  # Table Frame of Reference UID, not in Table E.1-1
+    ds.save_as(path)
+    data = path.read_bytes()
+    words = [(b"0.661468\\", b"PTARMIGN\\"), (b"040Y", b"KITE"), (b"12345678", b"NIGHTJAR"), (b"135446", b"LOONIE")]
+    for old, new in [*words, (b"44556677", b"KESTREL0")]:
+        assert data.count(old) == 1
+        data = data.replace(old, new)
+    path.write_bytes(data)
+    return pydicom.dcmread(path)
+
+
+def test_words_written_where_numbers_belong_are_emptied(tmp_path):
+    with pydicom.config.disable_value_validation():
+        ds = _with_words_in_numbers(tmp_path / "words.dcm")
+        assert ds.PixelSpacing[0] == "PTARMIGN" and ds.PatientAge == "KITE"
+        scrubbed = ScrubMetadata(secret=SECRET, retain_patient_characteristics=True)(ds)
+    assert scrubbed.PixelSpacing == "" and scrubbed.InstanceNumber == "" and scrubbed.PatientAge == ""
+    assert scrubbed.InstanceCreationTime == ""
+    assert scrubbed[0x00209313].value == ""
+    assert scrubbed.SliceThickness == _ct().SliceThickness  # numbers stay, an exponent's E included
+    assert scrubbed.StudyTime == _ct().StudyTime
+
+
+def test_instance_uids_the_table_does_not_list_are_replaced():
+    ds = _ct()
+    original = "1.2.826.0.1.3680043.2.1125.99.1"
+    ds.add_new(0x00081167, "UI", original)  # Multi-frame Source SOP Instance UID
+    ds.add_new(0x00209313, "UI", original)  # Table Frame of Reference UID
+    ds.add_new(0x00081150, "UI", "1.3.12.2.1107.5.9.1")  # Referenced SOP Class UID: a vendor's class, kept
+    scrubbed = ScrubMetadata(secret=SECRET)(ds)
+    assert scrubbed[0x00081167].value == scrubbed[0x00209313].value != original
+    assert scrubbed[0x00209313].value.startswith("2.25.")
+    assert scrubbed[0x00081150].value == "1.3.12.2.1107.5.9.1"
+    assert ScrubMetadata(secret=SECRET, retain_uids=True)(_ct_with(0x00081167, original))[0x00081167].value == original
+
+
+def _ct_with(tag: int, uid: str) -> Dataset:
+    ds = _ct()
+    ds.add_new(tag, "UI", uid)
+    return ds
+
+
 def test_long_runs_of_blanks_and_letters_are_cleaned():
     # values of 40,000 characters took the cleaner 7 to 55 s each before the patterns were bounded
     cleaner = TextCleaner(["DOE^JOHN"], ["4471923"])

@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName
 
 from monai_deid.profile.actions import STRING_VRS, TEXT_VRS, dummy_value, empty_value
@@ -40,6 +41,14 @@ _FREE_TEXT_VRS = frozenset({"LT", "ST", "UT"})
 _FILE_META_DEVICE_TAGS = (0x00020016, 0x00020017, 0x00020018)
 # Private Information Creator UID and Private Information: a vendor's own bytes, which nothing here can inspect.
 _FILE_META_PRIVATE_TAGS = (0x00020100, 0x00020102)
+# The letters a value of these VRs may hold (an exponent, an age's unit): any other letter is a word written where a
+# number, an age, a time, a date or a UID belongs, and no valid value of the VR holds it.
+_LETTERS_ALLOWED = {"AS": "DWMY", "DS": "Ee", "IS": "", "TM": "", "DA": "", "DT": "", "UI": ""}
+_WORDS_IN = {vr: re.compile(rf"[^\W\d_{letters}]") for vr, letters in _LETTERS_ALLOWED.items()}
+# Unlisted UID attributes that name a class, a syntax or a coding scheme of the standard or of a vendor, not an
+# instance: kept. Every other unlisted UID (Multi-frame Source SOP Instance UID, Table Frame of Reference UID) is
+# replaced like the listed ones; well-known UIDs never are (see ``UidReplacer``).
+_CLASS_UID_KEYWORD = re.compile(r"Class|TransferSyntax|CodingScheme|ContextGroup|MappingResource|ContextUID|Version")
 
 
 @cache
@@ -83,6 +92,29 @@ def _cap_age(elem: DataElement) -> None:
     value = str(elem.value or "").strip().upper()
     if value.endswith("Y") and value[:-1].isdigit() and int(value[:-1]) > 89:
         elem.value = _OLDEST_AGE
+
+
+def _value_text(ds: Dataset, tag: int) -> str:
+    """The value of ``ds[tag]`` as one string, decoded or not (its values joined by backslashes)."""
+    elem = ds.get_item(tag)
+    value = elem.value
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, MultiValue | list):
+        return "\\".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _empty_if_worded(ds: Dataset, tag: int, vr: str) -> None:
+    """Empty a kept number, age, time, date or UID that holds a word: a name written where a number belongs."""
+    words = _WORDS_IN.get(vr)
+    if words is not None and words.search(_value_text(ds, tag)):
+        ds[tag].value = ""
+
+
+def _is_instance_uid(tag: int) -> bool:
+    """Whether an attribute not in the table holds the UID of an instance (not of a class, syntax or scheme)."""
+    return not _CLASS_UID_KEYWORD.search(keyword_for_tag(tag) or "")
 
 
 def _is_term_tag(tag: int) -> bool:
@@ -185,6 +217,11 @@ class Walk:
             self.pending_text.append((ds, tag))
         elif vr in ("DA", "DT") and not self.actions.options.retain_long_full_dates:
             self._clean_date(ds[tag])  # a date the table does not list (a death date) is a date all the same
+        elif vr == "UI" and not self.actions.options.retain_uids and _is_instance_uid(tag):
+            _empty_if_worded(ds, tag, vr)
+            self._replace_uids(ds[tag], structured)
+        elif tag >> 16 != 2:  # the file meta's syntax and class UIDs are checked when the file is read
+            _empty_if_worded(ds, tag, vr)
 
     def _apply(self, ds: Dataset, tag: int, action: str, structured: bool) -> None:
         if action == "X":
@@ -196,7 +233,8 @@ class Walk:
         if tag == PATIENT_AGE and action == "K":
             _cap_age(ds[tag])
         if vr != "SQ" and (action == "K" or (action == "C" and vr == "TM")):
-            return  # kept as read: no need to decode it (times stay under whole-day date offsets)
+            _empty_if_worded(ds, tag, vr)
+            return  # kept as read otherwise (times stay under whole-day date offsets)
         if vr in _ASCII_VRS and self._replace_raw(ds, tag, vr, action):
             return
         elem = ds[tag]
