@@ -40,6 +40,7 @@ from monai_deid.phi.line_terms import pieces_of_line_terms
 from monai_deid.phi.policy import DOUBT_REASON
 from monai_deid.phi.text_norm import closed_up, tokenize
 from monai_deid.profile import ProfileOptions, action_map
+from monai_deid.profile.clean_text import fold_accents
 from monai_deid.regions import TextRegion
 
 __all__ = [
@@ -140,14 +141,21 @@ def _needles(inventory: PhiInventory, retained_keywords: Collection[str]) -> lis
     for value in inventory.values:
         if value.kind not in _HEADER_CHECKED_KINDS or value.keyword in retained_keywords:
             continue
-        components = value.value.replace("^", " ").split() if value.kind == "name" else []
-        for part in {p.strip() for p in [value.value, *components] if len(p.strip()) >= _MIN_NEEDLE}:
+        whole = fold_accents(value.value)
+        components = _name_components(whole) if value.kind == "name" else []
+        for part in {p.strip() for p in [whole, *components] if len(p.strip()) >= _MIN_NEEDLE}:
             if all(token.skel in placeholders for token in tokenize(part)):
                 continue
             text = re.escape(part)
             pattern = text if value.kind in ("date", "datetime") else rf"(?<![A-Za-z0-9_]){text}(?![A-Za-z0-9_])"
-            needles.append(_Needle(value.keyword, re.compile(pattern, re.IGNORECASE), part != value.value))
+            needles.append(_Needle(value.keyword, re.compile(pattern, re.IGNORECASE), part != whole))
     return needles
+
+
+def _name_components(name: str) -> list[str]:
+    """The words of a person name, and its first two written together either way (``DOEJOHN``, ``JOHNDOE``)."""
+    words = name.replace("^", " ").split()
+    return [*words, words[0] + words[1], words[1] + words[0]] if len(words) >= 2 else words
 
 
 def header_leaks(
@@ -169,7 +177,8 @@ def header_leaks(
     for elem in _elements(header):
         searched = [n for n in needles if not (n.component and elem.VR == "CS")]
         for text in _strings(elem):
-            found |= {f"header:{n.keyword}" for n in searched if n.pattern.search(text)}
+            folded = fold_accents(text)  # "García" is found as "GARCIA" is
+            found |= {f"header:{n.keyword}" for n in searched if n.pattern.search(folded)}
             if check_uids and elem.VR == "UI" and text in inventory.uids:
                 found.add("header:uid")
     return sorted(found)

@@ -146,6 +146,21 @@ def test_text_cleaner(text, expected):
     assert cleaner(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("seen by José García for liver", "seen by for liver"),
+        ("seen by Jose Garcia for liver", "seen by for liver"),
+        ("GARCIAJOSE liver", "liver"),
+        ("joségarcía liver", "liver"),
+        ("Dr Łukasz Søren Garcia", "Dr Łukasz Søren"),
+        ("from Hopital Saint-Eloi with café au lait spots", "from with café au lait spots"),
+    ],
+)
+def test_names_are_found_without_their_accents_and_written_together(text, expected):
+    assert TextCleaner(["GARCÍA^JOSÉ"], ["Hôpital Saint-Éloi"])(text) == expected
+
+
 def test_clean_descriptors_uses_header_values():
     ds = _ct()
     ds.StudyDescription = f"CHEST {ds.PatientName.family_name} {ds.PatientID} JFK"
@@ -303,6 +318,22 @@ def test_free_text_and_dates_the_table_does_not_list_are_cleaned():
     assert scrubbed[0x00181200].value != "20200101"
     kept = ScrubMetadata(secret=SECRET, retain_long_full_dates=True)(_with_unlisted_attributes())
     assert kept[0x00181200].value == "20200101"
+
+
+def test_patient_attributes_the_table_misses_are_removed():
+    def with_them() -> Dataset:
+        ds = _ct()
+        ds.add_new(0x00100033, "LO", "5717-07-11")  # Patient's Birth Date in Alternative Calendar
+        ds.add_new(0x00100034, "LO", "5780-01-02")  # Patient's Death Date in Alternative Calendar
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "2106-3", "CDCREC", "White"
+        ds.add_new(0x00102161, "SQ", [code])  # Ethnic Group Code Sequence
+        return ds
+
+    scrubbed = ScrubMetadata(secret=SECRET, retain_long_full_dates=True)(with_them())
+    assert all(tag not in scrubbed for tag in (0x00100033, 0x00100034, 0x00102161))
+    kept = ScrubMetadata(secret=SECRET, retain_patient_characteristics=True)(with_them())
+    assert kept[0x00102161].value[0].CodeMeaning == "White" and 0x00100033 not in kept
 
 
 def test_text_written_with_another_vr_is_cleaned_by_its_own(tmp_path):

@@ -86,6 +86,17 @@ def test_a_name_component_is_a_leak_outside_code_strings(tmp_path: Path) -> None
     assert header_leaks(scrubbed, inventory) == ["header:PatientName"]
 
 
+@pytest.mark.parametrize("left", ["Nuñez Garcia", "NUNEZGARCIA", "GarciaNuñez"])
+def test_a_name_is_found_without_its_accents_and_written_together(left: str) -> None:
+    header = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
+    header.PatientName = "NÚÑEZ^GARCÍA"
+    inventory = capture_inventory(header)
+    scrubbed = ScrubMetadata(**SECRET)(header)
+    assert header_leaks(scrubbed, inventory) == []
+    scrubbed.Manufacturer = left
+    assert header_leaks(scrubbed, inventory) == ["header:PatientName"]
+
+
 @pytest.fixture(scope="module")
 def real_ultrasound_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """pydicom-data's US1 (RGB ultrasound with a burned-in header), de-identified by the file pipeline."""

@@ -9,9 +9,11 @@ small on purpose because header text is short and typed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
+from functools import cache
 
-__all__ = ["TextCleaner", "name_renderings"]
+__all__ = ["TextCleaner", "fold_accents", "name_renderings"]
 
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _PATTERNS = [
@@ -30,19 +32,44 @@ _BLANKS = re.compile(r"[ \t]{2,}")
 _EDGE = " \t\n\r\f\v,;:^-"  # what a cleaned value does not start or end with
 
 
+# Latin letters with a stroke, which Unicode does not decompose into a base letter and a mark
+_STROKED = {"Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d"}
+
+
+@cache
+def _base_letter(char: str) -> str:
+    if char in _STROKED:
+        return _STROKED[char]
+    decomposed = unicodedata.normalize("NFD", char)
+    marks_only = len(decomposed) > 1 and all(unicodedata.combining(mark) for mark in decomposed[1:])
+    return decomposed[0] if marks_only else char
+
+
+def fold_accents(text: str) -> str:
+    """``text`` with each accented letter replaced by its base letter, one character for one (``José`` -> ``Jose``),
+    so that a match in the folded text is a match at the same places in ``text``."""
+    return text if text.isascii() else "".join(_base_letter(char) for char in text)
+
+
 def name_renderings(person_name: str) -> set[str]:
-    """Words of a DICOM person name (``Family^Given^Middle^Prefix^Suffix``, any of its groups) worth removing."""
+    """Words of a DICOM person name (``Family^Given^Middle^Prefix^Suffix``, any of its groups) worth removing, with
+    their accents folded, and the family and given names written together in either order (``DOEJOHN``)."""
     words = set()
-    for group in person_name.split("="):
+    for group in fold_accents(person_name).split("="):
+        names = []
         for component in group.split("^"):
             for word in re.split(r"[\s,]+", component):
                 word = word.strip(".")
                 if len(word) >= _MIN_TERM and not word.isdigit():
                     words.add(word)
+                    names.append(word)
+        if len(names) >= 2:
+            words |= {names[0] + names[1], names[1] + names[0]}
     return words
 
 
 def _term_variants(term: str) -> set[str]:
+    term = fold_accents(term)
     variants = {term.strip()}
     compact = re.sub(r"[^0-9A-Za-z]", "", term)
     if len(compact) >= 3:
@@ -75,5 +102,10 @@ class TextCleaner:
 
     def _clean_one(self, value: str) -> str:
         # runs of blanks closed up first: the patterns then never scan a long run again from each of its places
-        cleaned = self._regex.sub(" ", _BLANKS.sub(" ", value))
-        return _BLANKS.sub(" ", cleaned).strip(_EDGE)
+        value = _BLANKS.sub(" ", value)
+        kept, start = [], 0
+        for match in self._regex.finditer(fold_accents(value)):  # "García" is found as "GARCIA" is
+            kept.append(value[start : match.start()])
+            start = match.end()
+        kept.append(value[start:])
+        return _BLANKS.sub(" ", " ".join(kept)).strip(_EDGE)

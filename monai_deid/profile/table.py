@@ -17,6 +17,15 @@ __all__ = ["ActionMap", "ProfileTable", "action_map", "load_table"]
 
 #: even repeating groups of the table: curves 50xx and overlays 60xx
 REPEATING_GROUP_BASES = (0x5000, 0x6000)
+#: Patient attributes that Table E.1-1 (2024e) does not list and that identify as surely as a listed sibling: the
+#: dates of birth and death in another calendar (a date this package cannot shift: removed, as Patient's Birth Date
+#: is never kept), the coded ethnic group (as Ethnic Group) and an animal's breed registration (its registry number).
+_SUPPLEMENT = (
+    {"tag": "00100033", "action": "X", "options": {}},
+    {"tag": "00100034", "action": "X", "options": {}},
+    {"tag": "00102161", "action": "X", "options": {"retain_patient_characteristics": "K"}},
+    {"tag": "00102294", "action": "X", "options": {}},
+)
 
 
 @dataclass(frozen=True)
@@ -72,9 +81,10 @@ def _resolve(record: dict, options: ProfileOptions) -> str:
 
 @cache
 def action_map(options: ProfileOptions) -> ActionMap:
-    """The tag -> action map of an option set, computed once per distinct option set."""
+    """The tag -> action map of an option set (Table E.1-1 and the few patient attributes it misses), computed once per
+    distinct option set."""
     table = load_table()
-    by_tag = {int(r["tag"], 16): _resolve(r, options) for r in table.attributes}
+    by_tag = {int(r["tag"], 16): _resolve(r, options) for r in (*table.attributes, *_SUPPLEMENT)}
     repeating: dict[tuple[int, int | None], str] = {}
     for record in table.repeating_groups:
         group, element = record["tag"][:4], record["tag"][4:]
