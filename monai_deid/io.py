@@ -75,6 +75,11 @@ _LOSSY_SYNTAXES = frozenset(
     + [f"1.2.840.10008.1.2.4.{n}" for n in range(100, 109)]
 )
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
+#: Samples per Pixel each Photometric Interpretation has (PS3.3 C.7.6.3.1.2; retired ARGB, CMYK, HSV left alone).
+_SAMPLES_OF = {"MONOCHROME1": 1, "MONOCHROME2": 1, "PALETTE COLOR": 1, "RGB": 3, "YBR_FULL": 3, "YBR_FULL_422": 3}
+_SAMPLES_OF |= {"YBR_PARTIAL_420": 3, "YBR_ICT": 3, "YBR_RCT": 3, "XYB": 3}
+#: A palette colour image needs its three descriptors and, each, its table or segmented table.
+_PALETTE_DESCRIPTORS = (0x00281101, 0x00281102, 0x00281103)
 _UID_NAME = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 # Pillow's libjpeg-turbo decodes JPEG Baseline to the same values as GDCM (pydicom's first plugin), 4x faster: the
 # 120 frames of pydicom-data's color3d_jpeg_baseline in 173 ms against 672.
@@ -199,6 +204,18 @@ def _check_pixel_description(path: Path, ds: Dataset) -> None:
         value = ds.get(keyword)
         if value is not None and value != "" and not str(value).strip().isdigit():
             raise UndecodablePixelDataError(path, f"{keyword} is not a whole number")
+    photometric = str(ds.PhotometricInterpretation or "").strip()
+    samples, given = _SAMPLES_OF.get(photometric), int(ds.SamplesPerPixel or 1)
+    if samples is not None and samples != given:
+        reason = f"Photometric Interpretation {photometric} with Samples per Pixel {given}"
+        raise UndecodablePixelDataError(path, reason)
+    if photometric == "PALETTE COLOR" and not all(_has_palette_table(ds, tag) for tag in _PALETTE_DESCRIPTORS):
+        raise UndecodablePixelDataError(path, "PALETTE COLOR without its three lookup tables")
+
+
+def _has_palette_table(ds: Dataset, descriptor: int) -> bool:
+    """Whether a palette channel has its descriptor and its table (plain at 0028,12xx or segmented at 0028,122x)."""
+    return descriptor in ds and (descriptor + 0x100 in ds or descriptor + 0x120 in ds)
 
 
 def _decoded(decoder: Decoder, ds: Dataset, transfer_syntax: str) -> tuple[np.ndarray, dict]:

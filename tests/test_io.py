@@ -116,6 +116,32 @@ def test_undecodable_files_say_what_is_wrong(name: str, reason: str, loader: Loa
     assert reason in info.value.reason
 
 
+@pytest.mark.parametrize(
+    ("name", "change", "reason"),
+    [
+        (
+            "CT_small.dcm",
+            {"PhotometricInterpretation": "RGB"},
+            "Photometric Interpretation RGB with Samples per Pixel 1",
+        ),
+        ("examples_palette.dcm", {"RedPaletteColorLookupTableData": None}, "PALETTE COLOR without its three lookup"),
+    ],
+)
+def test_headers_that_contradict_their_pixels_say_what_is_wrong(
+    name: str, change: dict, reason: str, loader: LoadDicomWithMeta, tmp_path: Path
+) -> None:
+    ds = _read(PYDICOM_TEST_FILES / name)
+    for keyword, value in change.items():
+        if value is None:
+            delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    ds.save_as(tmp_path / name)
+    with pytest.raises(UndecodablePixelDataError) as info:
+        loader(tmp_path / name)
+    assert reason in info.value.reason and name in str(info.value)
+
+
 @pytest.mark.parametrize("path", [p for p in FILES if p.name in NO_PIXEL_FILES], ids=_id)
 def test_objects_without_pixels_are_refused(path: Path, loader: LoadDicomWithMeta) -> None:
     with pytest.raises((MissingPixelDataError, UnsupportedContentError)):
