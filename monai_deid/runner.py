@@ -46,8 +46,9 @@ __all__ = [
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
 #: Errors that mean "read, but not provably clean": the file is withheld, not broken.
 _QUARANTINE_ERRORS = (UnsupportedContentError, VerificationError)
-#: Memory one worker process needs (its networks and one image in flight; about 1.45 GB measured at peak).
-_WORKER_MEMORY = 2 << 30
+#: Memory one worker process needs: its networks, their weights packed for up to 16 input shapes (see
+#: ``ocr.fusion``), and one image in flight (2.9 GB measured at peak over the benchmark corpus's four sets).
+_WORKER_MEMORY = 3 << 30
 #: One GPU worker's share of the card: 3.6 to 6.6 GiB reserved at most on an H100 in two sessions (networks, cuDNN
 #: workspaces, a batch of 16 CRAFT canvases of 1024x768), plus its CUDA context.
 _GPU_WORKER_MEMORY = 8 << 30
@@ -264,7 +265,7 @@ def available_cores() -> int:
 
 def auto_workers(files: int, device: str = "cpu") -> int:
     """The worker count of ``--workers auto``: one per core and at most one per file, within the host's memory (each
-    worker holds its own networks, about 1.5 GB); on a GPU at most :data:`_GPU_WORKERS` and within its memory
+    worker holds its own networks, up to about 3 GB); on a GPU at most :data:`_GPU_WORKERS` and within its memory
     (:data:`_GPU_WORKER_MEMORY` each)."""
     pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
     memory_limit = max(1, pages * os.sysconf("SC_PAGE_SIZE") // _WORKER_MEMORY) if pages > 0 else files

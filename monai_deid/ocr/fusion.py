@@ -8,9 +8,9 @@ a ``(2, 1)`` pooling of a float16 channels-last tensor takes 3x as long as the m
 the batch norm folded into its weights, a convolution followed by ReLU applies the ReLU inside oneDNN's convolution
 (``mkldnn._convolution_pointwise``, the kernel ``torch.compile`` fuses to), and a max pooling whose window equals its
 stride becomes elementwise maxima of strided views; an adaptive average pooling to one column becomes a mean. On the
-CPU every convolution keeps its weights in oneDNN's blocked layout after its first call (a 1 x 1 convolution, one
-layout per input shape: see :class:`_FusedConv`). Layers that match none of these forms are kept as they are, so
-the network computes the same function, up to float rounding.
+CPU every convolution keeps its weights in oneDNN's blocked layout, one per input shape (see :class:`_FusedConv`).
+Layers that match none of these forms are kept as they are, so the network computes the same function, up to float
+rounding.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from torch import nn
 
 __all__ = ["fused_for_inference"]
 
-# Input shapes a 1 x 1 convolution keeps packed weights for. CRAFT's 1 x 1 weights take 8.4 MB a shape in float32, so
-# at most 134 MB; the benchmark corpus's four sets give CRAFT 14 canvas shapes (with 8 kept, 147 weights a pass over
-# them were packed again).
+# Input shapes a convolution keeps packed weights for (see ``_FusedConv``). CRAFT's weights take 83 MB a shape in
+# float32 (its 1 x 1 weights 8.4 MB), the recogniser's 14 MB; the benchmark corpus's four sets give CRAFT 14 canvas
+# shapes (with 8 kept, 147 weights a pass over them were packed again).
 _SHAPES_KEPT = 16
 _PACKED_LOCK = threading.Lock()
 
@@ -123,11 +123,13 @@ class _FusedConv(nn.Module):
     check, the recogniser on a few crops) spent most of its time reordering weights (a 512-channel 3 x 3 convolution
     on a 4 x 4 input: 1.2 ms with the reorder, 0.15 ms without).
 
-    The layout a 3 x 3 convolution's weights want is the same for every input shape, but a 1 x 1 convolution's
-    changes with the input's shape (CRAFT's 1024-channel one, over 60 shapes in float32: blocks of 48 or 64 output
-    channels). oneDNN lays weights packed for another shape out again on every call, with its generic reorder: 32 ms
-    for those 1024 x 1024 weights, 56 ms of a 96 x 96 doubt check's 82. So a 1 x 1 convolution keeps its weights
-    packed per input shape, for the last :data:`_SHAPES_KEPT` shapes.
+    The layout oneDNN wants can change with the input's shape. On a Xeon with AVX-512 a 1 x 1 convolution's does
+    (CRAFT's 1024-channel one, over 60 shapes in float32: blocks of 48 or 64 output channels); on an AMD EPYC with
+    AVX2 and no AVX-512, every convolution's does (blocks of 16, 24 or 32 output channels, by the output's size).
+    oneDNN lays weights packed for another shape out again on every call, with its generic reorder: 32 ms for CRAFT's
+    1024 x 1024 weights, 56 ms of a 96 x 96 doubt check's 82 on the Xeon; 565 ms of every CRAFT call after the first
+    shape on the EPYC, 37 to 152 ms for each 512-channel 3 x 3 convolution. So a convolution keeps its weights packed
+    per input shape, for the last :data:`_SHAPES_KEPT` shapes.
     """
 
     def __init__(self, conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool) -> None:
@@ -138,7 +140,6 @@ class _FusedConv(nn.Module):
         self.groups = conv.groups
         self.relu = relu
         self.pointwise = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
-        self.per_shape = tuple(conv.kernel_size) == (1, 1)
         self._packed: OrderedDict[tuple, torch.Tensor] = OrderedDict()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -149,9 +150,9 @@ class _FusedConv(nn.Module):
         return torch.relu_(y) if self.relu else y
 
     def _blocked_weight(self, x: torch.Tensor) -> torch.Tensor:
-        """The weights in oneDNN's layout for inputs like ``x`` (reordered at the first call in each dtype, and for a
-        1 x 1 convolution in each input shape)."""
-        key = (x.dtype, tuple(x.shape) if self.per_shape else None)
+        """The weights in oneDNN's layout for inputs like ``x`` (reordered at the first call in each dtype and input
+        shape)."""
+        key = (x.dtype, tuple(x.shape))
         with _PACKED_LOCK:  # transforms may run in threads (MONAI's ThreadDataLoader) over one network
             packed = self._packed.get(key)
             if packed is not None:
