@@ -178,6 +178,8 @@ def test_clean_structured_content():
         item.ValueType = "TEXT"
         item.TextValue = f"seen by {ds.PatientName.family_name} on 2004-01-19"
         item.Date = "20040119"
+        item.add_new(0x00209313, "UI", "1.2.826.0.1.3680043.2.1125.99.2")  # a UID the table does not list
+        item.add_new(0x00181050, "DS", "0.5")
         ds.AcquisitionContextSequence = [item]
         return ds
 
@@ -185,6 +187,7 @@ def test_clean_structured_content():
     item = cleaned.AcquisitionContextSequence[0]
     assert item.TextValue == "seen by on"
     assert item.Date != "20040119" and len(item.Date) == 8
+    assert item[0x00209313].value.startswith("2.25.") and item[0x00181050].value == 0.5
     # Basic profile: X/Z, and the sequence is Type 2 in the Acquisition Context module, so it stays, empty.
     assert ScrubMetadata(secret=SECRET)(with_context()).AcquisitionContextSequence == []
 

@@ -205,17 +205,13 @@ class Walk:
         if vr == "SQ":
             for item in ds[tag].value:
                 self.dataset(item, structured)
-        elif structured:
-            if vr in TEXT_VRS:
-                self._remember(ds[tag])
-                self.pending_text.append((ds, tag))
-            elif vr in ("DA", "DT"):
-                self._clean_date(ds[tag])
-        elif vr in _FREE_TEXT_VRS:
+        elif vr in TEXT_VRS and (structured or vr in _FREE_TEXT_VRS):
             # Comments and notes of attributes the table does not list (newer than it, or retired) are free text
             # like the listed ones: the clinical words stay, the names, numbers and dates go.
+            if structured:
+                self._remember(ds[tag])
             self.pending_text.append((ds, tag))
-        elif vr in ("DA", "DT") and not self.actions.options.retain_long_full_dates:
+        elif vr in ("DA", "DT") and (structured or not self.actions.options.retain_long_full_dates):
             self._clean_date(ds[tag])  # a date the table does not list (a death date) is a date all the same
         elif vr == "UI" and not self.actions.options.retain_uids and _is_instance_uid(tag):
             _empty_if_worded(ds, tag, vr)
