@@ -30,8 +30,6 @@ _PATTERNS = [
 _MIN_TERM = 2
 _BLANKS = re.compile(r"[ \t]{2,}")
 _EDGE = " \t\n\r\f\v,;:^-"  # what a cleaned value does not start or end with
-
-
 # Latin letters with a stroke, which Unicode does not decompose into a base letter and a mark
 _STROKED = {"Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d"}
 
