@@ -46,8 +46,8 @@ __all__ = [
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".dic"}
 #: Errors that mean "read, but not provably clean": the file is withheld, not broken.
 _QUARANTINE_ERRORS = (UnsupportedContentError, VerificationError)
-#: Memory one worker process needs: its networks, their weights packed for up to 16 input shapes (see
-#: ``ocr.fusion``), and one image in flight (2.9 GB measured at peak over the benchmark corpus's four sets).
+#: Memory one worker process needs: its networks, their weights packed per input shape (CRAFT's for 16 shapes, the
+#: recogniser's for 64: see ``ocr.fusion``), and one image in flight (2.9 GB at peak over the benchmark corpus).
 _WORKER_MEMORY = 3 << 30
 #: One GPU worker's share of the card: 3.6 to 6.6 GiB reserved at most on an H100 in two sessions (networks, cuDNN
 #: workspaces, a batch of 16 CRAFT canvases of 1024x768), plus its CUDA context.

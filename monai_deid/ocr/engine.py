@@ -61,6 +61,11 @@ _MAX_CACHED_READINGS = 4096
 _MEAN = (0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0)
 _STD = (0.229 * 255.0, 0.224 * 255.0, 0.225 * 255.0)
 _RECOGNIZER_HEIGHT = 64
+# Input shapes each recogniser convolution keeps packed weights for (CRAFT keeps ``fusion.SHAPES_KEPT``, 16): crops
+# come in many batch x width shapes (52 on the benchmark corpus's four sets), and its weights take 5.5 MB a shape in
+# float32 against CRAFT's 83 MB. With 16 kept, a warm pass over the four sets packed weights again 1,071 times and
+# took 22.1 to 23.7 s on an AVX2 EPYC; with 64, none, 20.0 to 23.3 s (median 20.6 against 22.9), and 0.1 GB more.
+_RECOGNIZER_SHAPES_KEPT = 64
 # The recogniser's cost on this project's 2-core Xeons, in microseconds: per row and padded column of a batch (its
 # convolutions, and its LSTMs per row and time step of 4 columns), and per column of an LSTM pass whatever its rows.
 # float16 on AMX: 3.1 + 5 / 4 and 42 / 4; float32 without AMX: 22 + 18.6 / 4 and 53 / 4 (padding costs 4x as much
@@ -300,7 +305,7 @@ def networks(settings: EngineSettings) -> Networks:
         detector, recognizer = _bare(reader.detector), _bare(reader.recognizer)
         if device == "cpu":
             detector = _Converted(fused_for_inference(detector), dtype, channels_last=True)
-            recognizer = fused_for_inference(recognizer)
+            recognizer = fused_for_inference(recognizer, _RECOGNIZER_SHAPES_KEPT)
             recognizer.FeatureExtraction = _Converted(recognizer.FeatureExtraction, dtype, channels_last=True)
             if dtype == torch.float16:
                 recognizer.SequenceModeling = _Converted(recognizer.SequenceModeling, dtype)

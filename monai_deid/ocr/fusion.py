@@ -26,27 +26,32 @@ from torch import nn
 
 __all__ = ["fused_for_inference"]
 
-# Input shapes a convolution keeps packed weights for (see ``_FusedConv``). CRAFT's weights take 83 MB a shape in
-# float32, the recogniser's 5.5 MB. The benchmark corpus's four sets give CRAFT 14 canvas shapes and the recogniser 52
-# (batch x width): with 16 kept, a warm pass over them packed weights 1,071 times (0.6 s of 20.6 s on an AVX2 EPYC),
-# with 4 kept 2,876 times (2.3 s of 26 s); the peak memory was 2.97 and 2.39 GB.
-_SHAPES_KEPT = 16
+# Input shapes a convolution keeps packed weights for by default (see ``_FusedConv``). CRAFT's weights take 83 MB a
+# shape in float32, and the benchmark corpus's four sets give it 14 canvas shapes: with 4 kept, a warm pass over them
+# packed weights again 2,876 times (2.3 s of 26 s on an AVX2 EPYC) and the peak memory was 2.39 GB; with 16, none
+# and 2.8 GB.
+SHAPES_KEPT = 16
 _PACKED_LOCK = threading.Lock()
 
 
-def fused_for_inference(module: nn.Module) -> nn.Module:
+def fused_for_inference(module: nn.Module, shapes_kept: int = SHAPES_KEPT) -> nn.Module:
     """An eval-mode copy of ``module`` with its convolution stacks and poolings in their inference form.
 
     Args:
         module: a float32 network (its batch norms are folded in float32 before any cast).
+        shapes_kept: input shapes each convolution keeps packed weights for (see :class:`_FusedConv`).
 
     Returns:
         the rewritten copy; ``module`` itself is left unchanged.
     """
     fused = copy.deepcopy(module).eval()
     if isinstance(fused, nn.Sequential):
-        return _fused_sequence(fused)
-    _fuse_children(fused)
+        fused = _fused_sequence(fused)
+    else:
+        _fuse_children(fused)
+    for conv in fused.modules():
+        if isinstance(conv, _FusedConv):
+            conv.shapes_kept = shapes_kept
     return fused
 
 
@@ -130,7 +135,7 @@ class _FusedConv(nn.Module):
     oneDNN lays weights packed for another shape out again on every call, with its generic reorder: 32 ms for CRAFT's
     1024 x 1024 weights, 56 ms of a 96 x 96 doubt check's 82 on the Xeon; 565 ms of every CRAFT call after the first
     shape on the EPYC, 37 to 152 ms for each 512-channel 3 x 3 convolution. So a convolution keeps its weights packed
-    per input shape, for the last :data:`_SHAPES_KEPT` shapes.
+    per input shape, for the last ``shapes_kept`` shapes.
     """
 
     def __init__(self, conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool) -> None:
@@ -141,6 +146,7 @@ class _FusedConv(nn.Module):
         self.groups = conv.groups
         self.relu = relu
         self.pointwise = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+        self.shapes_kept = SHAPES_KEPT
         self._packed: OrderedDict[tuple, torch.Tensor] = OrderedDict()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,7 +173,7 @@ class _FusedConv(nn.Module):
             )
         with _PACKED_LOCK:
             self._packed[key] = weight
-            if len(self._packed) > _SHAPES_KEPT:
+            if len(self._packed) > self.shapes_kept:
                 self._packed.popitem(last=False)
         return weight
 
