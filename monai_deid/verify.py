@@ -40,7 +40,7 @@ from monai_deid.phi.line_terms import pieces_of_line_terms
 from monai_deid.phi.policy import DOUBT_REASON
 from monai_deid.phi.text_norm import closed_up, tokenize
 from monai_deid.profile import ProfileOptions, action_map
-from monai_deid.profile.clean_text import fold_accents
+from monai_deid.profile.clean_text import fold_accents, name_renderings
 from monai_deid.regions import TextRegion
 
 __all__ = [
@@ -142,7 +142,7 @@ def _needles(inventory: PhiInventory, retained_keywords: Collection[str]) -> lis
         if value.kind not in _HEADER_CHECKED_KINDS or value.keyword in retained_keywords:
             continue
         whole = fold_accents(value.value)
-        components = _name_components(whole) if value.kind == "name" else []
+        components = name_renderings(whole) if value.kind == "name" else set()
         for part in {p.strip() for p in [whole, *components] if len(p.strip()) >= _MIN_NEEDLE}:
             if all(token.skel in placeholders for token in tokenize(part)):
                 continue
@@ -150,12 +150,6 @@ def _needles(inventory: PhiInventory, retained_keywords: Collection[str]) -> lis
             pattern = text if value.kind in ("date", "datetime") else rf"(?<![A-Za-z0-9_]){text}(?![A-Za-z0-9_])"
             needles.append(_Needle(value.keyword, re.compile(pattern, re.IGNORECASE), part != whole))
     return needles
-
-
-def _name_components(name: str) -> list[str]:
-    """The words of a person name, and its first two written together either way (``DOEJOHN``, ``JOHNDOE``)."""
-    words = name.replace("^", " ").split()
-    return [*words, words[0] + words[1], words[1] + words[0]] if len(words) >= 2 else words
 
 
 def header_leaks(
